@@ -1,0 +1,57 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { Logger } from '../logging/logger';
+
+/**
+ * The one error shape of the API, in the spirit of Stripe's:
+ * `{"error": {"type", "code", "message", "param"}}`. Never a stack trace.
+ */
+export type ErrorType = 'invalid_request_error' | 'authentication_error' | 'not_found_error' | 'conflict_error' | 'api_error';
+
+export interface ErrorBody {
+  error: { type: ErrorType; code: string; message: string; param?: string };
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly type: ErrorType,
+    readonly code: string,
+    message: string,
+    readonly param?: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+
+  toBody(): ErrorBody {
+    return { error: { type: this.type, code: this.code, message: this.message, ...(this.param ? { param: this.param } : {}) } };
+  }
+}
+
+export const notFoundHandler: RequestHandler = (req, _res, next) => {
+  next(new ApiError(404, 'not_found_error', 'route_not_found', `No route for ${req.method} ${req.path}`));
+};
+
+/** body-parser's errors carry a `type`; they are the client's fault and say so. */
+function fromBodyParser(err: { type?: string; status?: number; message: string }): ApiError | undefined {
+  switch (err.type) {
+    case 'entity.parse.failed':
+      return new ApiError(400, 'invalid_request_error', 'invalid_json', 'The request body is not valid JSON');
+    case 'entity.too.large':
+      return new ApiError(413, 'invalid_request_error', 'body_too_large', 'The request body is too large');
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new ApiError(415, 'invalid_request_error', 'unsupported_encoding', err.message);
+    default:
+      return undefined;
+  }
+}
+
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const known = err instanceof ApiError ? err : fromBodyParser(err as { type?: string; message: string });
+    const apiError = known ?? new ApiError(500, 'api_error', 'internal_error', 'Something went wrong on our side; it has been logged');
+    if (!known) logger.error({ err, method: req.method, path: req.path }, 'unhandled error');
+    res.status(apiError.status).json(apiError.toBody());
+  };
+}

@@ -1,0 +1,93 @@
+/**
+ * `npm start`: the whole gateway in one terminal (README, "Running it").
+ *
+ * Without TEMPORAL_ADDRESS it provisions and starts the embedded Temporal dev server (state in
+ * DATA_DIR/temporal.db, Web UI on TEMPORAL_UI_PORT); with it, it connects to that cluster instead.
+ * Then one worker process per task queue, and the API. Ctrl-C stops them in the order that loses
+ * nothing: the API (no new payments), the workers (in-flight tasks finish), the server last.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadEnv } from '../config/env';
+import { resolveTemporalBinary } from '../temporal/binaries/resolve';
+import { startDevServer, type DevServer } from '../temporal/dev-server';
+import { ALL_QUEUES } from '../temporal/task-queues';
+import { ManagedProcess } from './managed-process';
+
+const log = (line: string) => process.stdout.write(`[gateway] ${line}\n`);
+
+async function main(): Promise<void> {
+  const env = loadEnv();
+  const startedAt = Date.now();
+  fs.mkdirSync(env.DATA_DIR, { recursive: true });
+
+  let devServer: DevServer | undefined;
+  let address = env.TEMPORAL_ADDRESS;
+  if (address === undefined) {
+    const cli = await resolveTemporalBinary('cli', { log });
+    log(`starting the Temporal dev server (${cli.path}), state in ${path.join(env.DATA_DIR, 'temporal.db')}`);
+    devServer = await startDevServer({
+      binary: cli.path,
+      port: env.TEMPORAL_DEV_PORT,
+      uiPort: env.TEMPORAL_UI_PORT,
+      dbFile: path.join(env.DATA_DIR, 'temporal.db'),
+      pidFile: path.join(env.DATA_DIR, 'temporal-dev-server.pid'),
+      namespace: env.TEMPORAL_NAMESPACE,
+      output: 'inherit',
+    });
+    address = devServer.address;
+  } else {
+    log(`using the Temporal cluster at ${address} (no embedded server)`);
+  }
+
+  const childEnv = { ...process.env, TEMPORAL_ADDRESS: address, GATEWAY_SUPERVISOR_PID: String(process.pid) };
+  const children = [
+    ...ALL_QUEUES.map((queue) => new ManagedProcess({ name: `worker:${queue}`, script: path.join(__dirname, '..', 'workers', `${queue}.js`), env: childEnv, log })),
+    new ManagedProcess({ name: 'api', script: path.join(__dirname, '..', 'api', 'server.js'), env: childEnv, log }),
+  ];
+  for (const child of children) child.start();
+
+  let shuttingDown = false;
+  const shutdown = async (signal: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log(`${signal}: stopping the API, then the workers, then Temporal`);
+    const api = children[children.length - 1]!;
+    await api.stop(10_000);
+    await Promise.all(children.slice(0, -1).map((worker) => worker.stop(30_000)));
+    await devServer?.stop();
+    log('stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+  const apiUrl = `http://localhost:${env.PORT}`;
+  log(`API ${apiUrl} · readiness ${apiUrl}/readyz${devServer ? ` · Temporal Web UI ${devServer.uiUrl}` : ''}`);
+  await announceReadiness(apiUrl, startedAt, () => shuttingDown);
+}
+
+/** Tells the person at the terminal when the gateway can take payments, and how long it took. */
+async function announceReadiness(apiUrl: string, startedAt: number, cancelled: () => boolean): Promise<void> {
+  let lastReason = '';
+  while (!cancelled() && Date.now() - startedAt < 120_000) {
+    try {
+      const response = await fetch(`${apiUrl}/readyz`, { signal: AbortSignal.timeout(15_000) });
+      const body = (await response.json()) as { reason?: string };
+      if (response.ok) {
+        log(`ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
+        return;
+      }
+      lastReason = body.reason ?? `status ${response.status}`;
+    } catch (err) {
+      lastReason = (err as Error).message;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
+  if (!cancelled()) log(`not ready after 120 s: ${lastReason}`);
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`[gateway] ${err.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,87 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The process configuration, read once from the environment and validated.
+ *
+ * Every variable is documented in the README ("Configuration"); docker-compose.yml and
+ * test/unit/docker-compose.test.ts check that the names used there are exactly these.
+ */
+
+const port = z.coerce.number().int().min(1).max(65535);
+const optionalPath = z
+  .string()
+  .trim()
+  .min(1)
+  .optional()
+  .transform((p) => (p === undefined ? undefined : path.resolve(p)));
+const flag = z
+  .enum(['true', 'false', '1', '0', ''])
+  .optional()
+  .transform((v) => v === 'true' || v === '1');
+
+export const envSchema = z.object({
+  /** host:port of an existing Temporal frontend. Unset: `npm start` runs the embedded dev server. */
+  TEMPORAL_ADDRESS: z
+    .string()
+    .trim()
+    .regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port, e.g. localhost:7233')
+    .optional(),
+  TEMPORAL_NAMESPACE: z.string().trim().min(1).default('default'),
+  /** TLS towards Temporal. Implied by a client certificate; needed alone for a server-only TLS cluster. */
+  TEMPORAL_TLS: flag,
+  TEMPORAL_TLS_CERT: optionalPath,
+  TEMPORAL_TLS_KEY: optionalPath,
+  TEMPORAL_TLS_CA: optionalPath,
+  TEMPORAL_TLS_SERVER_NAME: z.string().trim().min(1).optional(),
+  /** Ports of the embedded dev server (ignored when TEMPORAL_ADDRESS is set). */
+  TEMPORAL_DEV_PORT: port.default(7233),
+  TEMPORAL_UI_PORT: port.default(8233),
+  /** Explicit Temporal binaries: they win over everything else (README, "Temporal binaries"). */
+  TEMPORAL_CLI_PATH: optionalPath,
+  TEMPORAL_TEST_SERVER_PATH: optionalPath,
+  PORT: port.default(3000),
+  DATA_DIR: z.string().trim().min(1).default('data').transform((p) => path.resolve(p)),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** How long GET /readyz waits for its probe workflow before it answers 503. */
+  READINESS_TIMEOUT_MS: z.coerce.number().int().min(500).max(60_000).default(5_000),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, detail: string) {
+    super(`Invalid configuration: ${variable} ${detail}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function parseEnv(source: NodeJS.ProcessEnv): Env {
+  // An empty variable means "not set": that is how shells and compose files usually unset things.
+  const present = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const result = envSchema.safeParse(present);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const variable = String(issue.path[0] ?? 'environment');
+    const value = present[variable];
+    // Values are echoed only when short and not secret-looking paths; keys and certificates never are.
+    const shown = value !== undefined && !/KEY|CERT|CA/.test(variable) ? ` (got "${value.slice(0, 80)}")` : '';
+    throw new ConfigError(variable, `${issue.message}${shown}`);
+  }
+  const env = result.data;
+  if ((env.TEMPORAL_TLS_CERT === undefined) !== (env.TEMPORAL_TLS_KEY === undefined)) {
+    throw new ConfigError(
+      env.TEMPORAL_TLS_CERT === undefined ? 'TEMPORAL_TLS_CERT' : 'TEMPORAL_TLS_KEY',
+      'must be set together with its pair (mTLS needs both the client certificate and its key)',
+    );
+  }
+  return env;
+}
+
+let cached: Env | undefined;
+
+/** The configuration of this process, parsed on first use. */
+export function loadEnv(): Env {
+  cached ??= parseEnv(process.env);
+  return cached;
+}

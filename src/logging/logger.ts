@@ -1,0 +1,21 @@
+import pino, { type Logger } from 'pino';
+
+export type { Logger };
+
+/**
+ * Card fields are removed from every log line wherever they appear in the logged object
+ * (DESIGN.md §3, invariant 2). The values are censored, not the keys, so a line still shows
+ * that a card was present.
+ */
+const CARD_FIELDS = ['number', 'pan', 'cvc', 'cvv', 'card_number', 'cardNumber'];
+const REDACT_PATHS = CARD_FIELDS.flatMap((f) => [f, `*.${f}`, `*.*.${f}`, `card.${f}`, `req.body.card.${f}`]);
+
+export function createLogger(options: { name: string; level: string }): Logger {
+  return pino({
+    name: options.name,
+    level: options.level,
+    redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+    base: { service: options.name, pid: process.pid },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  });
+}

@@ -1,0 +1,34 @@
+import fs from 'node:fs';
+import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import type { Env } from '../config/env';
+
+/** Where to reach Temporal: the configured cluster, or the embedded dev server's port. */
+export function temporalAddress(env: Env): string {
+  return env.TEMPORAL_ADDRESS ?? `127.0.0.1:${env.TEMPORAL_DEV_PORT}`;
+}
+
+/**
+ * TLS towards Temporal, shared by clients and workers: server-only TLS (`TEMPORAL_TLS=true`,
+ * optional CA and server name) for a self-hosted cluster, mTLS (client certificate and key)
+ * for a cluster that authenticates workers or for Temporal Cloud.
+ */
+export function temporalTls(env: Env): ConnectionOptions['tls'] {
+  const mtls = env.TEMPORAL_TLS_CERT !== undefined && env.TEMPORAL_TLS_KEY !== undefined;
+  if (!env.TEMPORAL_TLS && !mtls && env.TEMPORAL_TLS_CA === undefined) return undefined;
+  return {
+    serverNameOverride: env.TEMPORAL_TLS_SERVER_NAME,
+    serverRootCACertificate: env.TEMPORAL_TLS_CA ? fs.readFileSync(env.TEMPORAL_TLS_CA) : undefined,
+    clientCertPair: mtls
+      ? { crt: fs.readFileSync(env.TEMPORAL_TLS_CERT!), key: fs.readFileSync(env.TEMPORAL_TLS_KEY!) }
+      : undefined,
+  };
+}
+
+/**
+ * A client that connects on first use, so the API can start (and answer /healthz and a 503 on
+ * /readyz naming Temporal) while Temporal is still coming up or is down.
+ */
+export function createLazyClient(env: Env): Client {
+  const connection = Connection.lazy({ address: temporalAddress(env), tls: temporalTls(env) });
+  return new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+}

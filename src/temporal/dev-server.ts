@@ -1,0 +1,131 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import { Connection } from '@temporalio/client';
+import { devServerSearchAttributeArgs } from './search-attributes';
+
+export interface DevServerOptions {
+  /** The Temporal CLI binary (src/temporal/binaries). */
+  binary: string;
+  port: number;
+  uiPort: number;
+  /** SQLite file that keeps workflows across restarts; in memory when absent. */
+  dbFile?: string;
+  namespace: string;
+  /** Written while the server runs, so a later start can stop a server orphaned by a crash. */
+  pidFile?: string;
+  uiCodecEndpoint?: string;
+  /** Where the server's own output goes; tests keep it quiet. */
+  output?: 'inherit' | 'ignore';
+}
+
+export interface DevServer {
+  address: string;
+  uiUrl: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+const STARTUP_TIMEOUT_MS = 60_000;
+
+/**
+ * Starts `temporal server start-dev` with the project's search attributes registered, and resolves
+ * once its frontend answers gRPC. The child gets its own process group so a Ctrl-C in the terminal
+ * reaches only the supervisor, which stops the server last, after the workers have drained.
+ */
+export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+  if (options.pidFile) await stopOrphan(options.pidFile);
+  const host = '127.0.0.1';
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    host,
+    '--port',
+    String(options.port),
+    '--ui-port',
+    String(options.uiPort),
+    '--log-level',
+    'error', // at warn it prints pages of expected connection noise while it shuts down
+    '--ui-disable-news-fetch', // the Web UI would otherwise fetch a newsfeed from the internet
+    ...devServerSearchAttributeArgs(),
+    // "default" always exists; naming it again is refused.
+    ...(options.namespace !== 'default' ? ['--namespace', options.namespace] : []),
+    ...(options.dbFile ? ['--db-filename', options.dbFile] : []),
+    ...(options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint] : []),
+  ];
+  const child = spawn(options.binary, args, {
+    detached: true,
+    stdio: ['ignore', options.output === 'inherit' ? 'inherit' : 'ignore', 'pipe'],
+  });
+  const stderr: string[] = [];
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr.push(chunk.toString());
+    if (stderr.length > 50) stderr.shift();
+    if (options.output === 'inherit') process.stderr.write(chunk);
+  });
+  if (options.pidFile && child.pid) fs.writeFileSync(options.pidFile, String(child.pid));
+
+  const exited = new Promise<never>((_, reject) => {
+    child.once('exit', (code, signal) =>
+      reject(new Error(`Temporal dev server exited during start-up (${signal ?? `code ${code}`}): ${stderr.join('').trim().slice(-2000)}`)),
+    );
+    child.once('error', reject);
+  });
+  exited.catch(() => undefined);
+
+  const address = `${host}:${options.port}`;
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const gone = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await gone;
+      clearTimeout(timer);
+    }
+    if (options.pidFile) fs.rmSync(options.pidFile, { force: true });
+  };
+  try {
+    await Promise.race([waitForFrontend(address), exited]);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { address, uiUrl: `http://localhost:${options.uiPort}`, process: child, stop };
+}
+
+async function waitForFrontend(address: string): Promise<void> {
+  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+  for (;;) {
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+      await connection.workflowService.getSystemInfo({});
+      await connection.close();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`Temporal dev server did not answer on ${address}: ${(err as Error).message}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
+/** A server left behind by a supervisor that was killed outright still holds the ports and the db. */
+async function stopOrphan(pidFile: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number(fs.readFileSync(pidFile, 'utf8'));
+  } catch {
+    return;
+  }
+  const isOurs = (() => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('start-dev');
+    } catch {
+      return false; // not running (or no /proc): nothing to stop
+    }
+  })();
+  if (isOurs) {
+    process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 100 && fs.existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 100));
+  }
+  fs.rmSync(pidFile, { force: true });
+}

@@ -1,0 +1,78 @@
+import os from 'node:os';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
+import { loadEnv } from '../config/env';
+import { createLogger, type Logger } from '../logging/logger';
+import { onShutdown } from '../process/lifecycle';
+import { temporalAddress, temporalTls } from '../temporal/connection';
+import { TASK_QUEUES, type TaskQueueName } from '../temporal/task-queues';
+
+export type WorkerRole = Pick<WorkerOptions, 'activities' | 'workflowsPath' | 'workflowBundle'>;
+
+const PINO_LEVEL: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
+  TRACE: 'trace',
+  DEBUG: 'debug',
+  INFO: 'info',
+  WARN: 'warn',
+  ERROR: 'error',
+};
+
+/**
+ * Runs one worker process for one task queue (DESIGN.md §2: one worker per queue, each with only
+ * the credentials its queue needs). Shared by every entry point under src/workers.
+ *
+ * Shutdown is ours, not the SDK's: the SDK's default handler stops listening after the first
+ * signal, so a second SIGINT/SIGTERM would kill the process in the middle of its graceful
+ * shutdown. `onShutdown` ignores every signal after the first.
+ */
+export async function runWorkerProcess(queue: TaskQueueName, role: (logger: Logger) => WorkerRole): Promise<void> {
+  const env = loadEnv();
+  const logger = createLogger({ name: `worker:${queue}`, level: env.LOG_LEVEL });
+  Runtime.install({
+    shutdownSignals: [],
+    logger: new DefaultLogger(env.LOG_LEVEL === 'silent' ? 'ERROR' : 'WARN', (entry) =>
+      logger[PINO_LEVEL[entry.level]]({ ...entry.meta, sdk: true }, entry.message),
+    ),
+  });
+
+  const address = temporalAddress(env);
+  const connection = await connectWithRetry(address, env, logger);
+  const worker = await Worker.create({
+    connection,
+    namespace: env.TEMPORAL_NAMESPACE,
+    taskQueue: TASK_QUEUES[queue],
+    identity: `${queue}@${os.hostname()}:${process.pid}`,
+    ...role(logger),
+  });
+
+  onShutdown((reason) => {
+    logger.info({ reason }, 'worker shutting down: finishing in-flight tasks');
+    worker.shutdown();
+  });
+
+  logger.info({ address, namespace: env.TEMPORAL_NAMESPACE, taskQueue: TASK_QUEUES[queue] }, 'worker polling');
+  try {
+    await worker.run();
+  } finally {
+    await connection.close();
+  }
+  logger.info('worker stopped');
+}
+
+/**
+ * Workers usually start beside the server (npm start, docker compose); waiting for it here saves
+ * every deployment from ordering tricks. Gives up after a minute with the reason.
+ */
+async function connectWithRetry(address: string, env: ReturnType<typeof loadEnv>, logger: Logger): Promise<NativeConnection> {
+  const deadline = Date.now() + 60_000;
+  for (let delay = 250; ; delay = Math.min(delay * 2, 4_000)) {
+    try {
+      return await NativeConnection.connect({ address, tls: temporalTls(env) });
+    } catch (err) {
+      if (Date.now() + delay > deadline) {
+        throw new Error(`Temporal is not reachable at ${address}: ${(err as Error).message}`);
+      }
+      logger.debug({ address, err: (err as Error).message }, 'waiting for Temporal');
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}

@@ -1,0 +1,5 @@
+/**
+ * Every workflow the payments worker runs. The worker bundles this file, so it (and everything it
+ * imports) must stay deterministic: no Node modules, no I/O, no clocks but the workflow's.
+ */
+export { readinessWorkflow } from './readiness';
