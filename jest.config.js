@@ -1,11 +1,12 @@
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
-  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }] },
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   // Builds dist/ (the worker and API processes the integration tests start) and provisions the
   // Temporal binaries once, before any test file runs.
   globalSetup: '<rootDir>/test/global-setup.ts',
+  setupFiles: ['<rootDir>/test/setup-runtime.ts'],
   testTimeout: 120_000,
   // Two cores: each integration file runs its own Temporal server and worker processes.
   maxWorkers: 2,

@@ -28,41 +28,38 @@ export async function checkReadiness(client: Client, timeoutMs: number): Promise
   const workflowId = `readiness-${os.hostname()}-${process.pid}`;
   // Which step the probe is in when the deadline passes tells which component is not answering.
   const progress: { phase: 'temporal' | 'payments' } = { phase: 'temporal' };
-  const probe = (async () => {
-    const handle = await client.workflow.start(readinessWorkflow, {
-      taskQueue: TASK_QUEUES.payments,
-      workflowId,
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      workflowExecutionTimeout: timeoutMs * 3,
-      args: [{ pingTimeoutMs: Math.floor(timeoutMs * 0.6) }],
-    });
-    progress.phase = 'payments';
-    return handle.result();
-  })();
-
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), timeoutMs);
-  });
+  // The abort cancels every gRPC call of the probe, retries included: nothing lingers after we answer.
+  // Connecting is not abortable (a lazy connection waits out its connect timeout), hence the race.
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const deadline = new Promise<never>((_, reject) =>
+    controller.signal.addEventListener('abort', () => reject(new Error('deadline passed'))),
+  );
+  const temporalOk: ComponentCheck = { component: 'temporal', ok: true, detail: `namespace ${client.options.namespace}` };
   try {
-    const outcome = await Promise.race([probe, deadline]);
-    const temporal: ComponentCheck = { component: 'temporal', ok: true, detail: `namespace ${client.options.namespace}` };
-    if (outcome === 'timeout') {
-      return report([
-        progress.phase === 'temporal'
-          ? { component: 'temporal', ok: false, detail: `no answer within ${timeoutMs} ms` }
-          : temporal,
-        ...(progress.phase === 'payments'
-          ? [{ component: 'queue:payments', ok: false, detail: `no worker ran the readiness workflow within ${timeoutMs} ms` }]
-          : []),
-      ]);
-    }
-    return report([temporal, ...outcome.map(queueCheck)]);
+    const probe = client.withAbortSignal(controller.signal, async () => {
+      const handle = await client.workflow.start(readinessWorkflow, {
+        taskQueue: TASK_QUEUES.payments,
+        workflowId,
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowExecutionTimeout: timeoutMs * 3,
+        args: [{ pingTimeoutMs: Math.floor(timeoutMs * 0.6) }],
+      });
+      progress.phase = 'payments';
+      return handle.result();
+    });
+    probe.catch(() => undefined); // when the deadline wins, the probe's own rejection is expected
+    const checks = await Promise.race([probe, deadline]);
+    return report([temporalOk, ...checks.map(queueCheck)]);
   } catch (err) {
-    return report([{ component: progress.phase === 'temporal' ? 'temporal' : 'queue:payments', ok: false, detail: (err as Error).message }]);
+    const timedOut = controller.signal.aborted;
+    if (progress.phase === 'temporal') {
+      return report([{ component: 'temporal', ok: false, detail: timedOut ? `no answer within ${timeoutMs} ms` : (err as Error).message }]);
+    }
+    const detail = timedOut ? `no worker ran the readiness workflow within ${timeoutMs} ms` : (err as Error).message;
+    return report([temporalOk, { component: 'queue:payments', ok: false, detail }]);
   } finally {
     clearTimeout(timer);
-    probe.catch(() => undefined); // abandoned after a timeout; its failure is already reported
   }
 }
 

@@ -16,6 +16,9 @@ const PINO_LEVEL: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'
   ERROR: 'error',
 };
 
+/** A worker for one queue registers only workflows or only activities; the SDK warns about that. */
+const EXPECTED_SDK_NOTICES = /^No (workflows|activities|Nexus services) registered/;
+
 /**
  * Runs one worker process for one task queue (DESIGN.md §2: one worker per queue, each with only
  * the credentials its queue needs). Shared by every entry point under src/workers.
@@ -29,9 +32,12 @@ export async function runWorkerProcess(queue: TaskQueueName, role: (logger: Logg
   const logger = createLogger({ name: `worker:${queue}`, level: env.LOG_LEVEL });
   Runtime.install({
     shutdownSignals: [],
-    logger: new DefaultLogger(env.LOG_LEVEL === 'silent' ? 'ERROR' : 'WARN', (entry) =>
-      logger[PINO_LEVEL[entry.level]]({ ...entry.meta, sdk: true }, entry.message),
-    ),
+    logger: new DefaultLogger(env.LOG_LEVEL === 'silent' ? 'ERROR' : 'WARN', (entry) => {
+      if (EXPECTED_SDK_NOTICES.test(entry.message)) return;
+      logger[PINO_LEVEL[entry.level]]({ ...entry.meta, sdk: true }, entry.message);
+    }),
+    // The SDK's native core logs through the same pino logger, as JSON lines like ours.
+    telemetryOptions: { logging: { filter: { core: 'WARN', other: 'WARN' }, forward: {} } },
   });
 
   const address = temporalAddress(env);

@@ -1,0 +1,54 @@
+import { Client, Connection } from '@temporalio/client';
+import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
+import { ALL_QUEUES, type TaskQueueName } from '../../src/temporal/task-queues';
+import { freePort } from './ports';
+import { startNodeProcess, type RunningProcess } from './processes';
+import { temporalCliPath } from './temporal-binaries';
+
+export interface DevStack {
+  server: DevServer;
+  client: Client;
+  /** The environment the worker processes run with; an API under test uses the same. */
+  env: NodeJS.ProcessEnv;
+  workers: Map<TaskQueueName, RunningProcess>;
+  startWorker(queue: TaskQueueName): Promise<RunningProcess>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The real thing, small: a Temporal dev server (in memory, free ports) and the project's worker
+ * processes started from dist/, exactly as `npm start` runs them.
+ */
+export async function startDevStack(options: { queues?: TaskQueueName[]; extraEnv?: NodeJS.ProcessEnv } = {}): Promise<DevStack> {
+  const server = await startDevServer({
+    binary: await temporalCliPath(),
+    port: await freePort(),
+    uiPort: await freePort(),
+    namespace: 'default',
+  });
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection });
+  const env: NodeJS.ProcessEnv = { ...process.env, TEMPORAL_ADDRESS: server.address, LOG_LEVEL: 'info', ...options.extraEnv };
+  const workers = new Map<TaskQueueName, RunningProcess>();
+
+  const startWorker = async (queue: TaskQueueName) => {
+    const worker = startNodeProcess(`worker-${queue}`, `workers/${queue}.js`, env);
+    workers.set(queue, worker);
+    await worker.waitForOutput(/"msg":"worker polling"/);
+    return worker;
+  };
+  await Promise.all((options.queues ?? ALL_QUEUES).map(startWorker));
+
+  return {
+    server,
+    client,
+    env,
+    workers,
+    startWorker,
+    async stop() {
+      await Promise.all([...workers.values()].map((w) => w.stop()));
+      await connection.close();
+      await server.stop();
+    },
+  };
+}

@@ -1,0 +1,127 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { freePort } from '../helpers/ports';
+import { startNodeProcess, type RunningProcess } from '../helpers/processes';
+
+/** The processes `npm start` spawned, by the entry point each runs. */
+function childrenOf(pid: number): Map<string, number> {
+  const out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(pid)], { encoding: 'utf8' });
+  const children = new Map<string, number>();
+  for (const line of out.trim().split('\n')) {
+    const [, childPid, args] = /^\s*(\d+)\s+(.*)$/.exec(line) ?? [];
+    const entry = /dist\/(workers\/\w+|api\/server)\.js/.exec(args ?? '')?.[1] ?? (/start-dev/.test(args ?? '') ? 'temporal' : undefined);
+    if (entry && childPid) children.set(entry, Number(childPid));
+  }
+  return children;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function readyz(port: number): Promise<{ status: number; reason?: string }> {
+  const response = await fetch(`http://127.0.0.1:${port}/readyz`);
+  return { status: response.status, reason: ((await response.json()) as { reason?: string }).reason };
+}
+
+async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (accept(value) || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+describe('npm start: the whole gateway from one command', () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gateway-data-'));
+  let ports: { api: number; temporal: number; ui: number };
+  let gateway: RunningProcess | undefined;
+
+  const start = () => {
+    const env = { ...process.env, PORT: String(ports.api), TEMPORAL_DEV_PORT: String(ports.temporal), TEMPORAL_UI_PORT: String(ports.ui), DATA_DIR: dataDir };
+    delete env.TEMPORAL_ADDRESS;
+    return startNodeProcess('npm-start', 'cli/start.js', env);
+  };
+
+  beforeAll(async () => {
+    ports = { api: await freePort(), temporal: await freePort(), ui: await freePort() };
+  });
+  afterAll(async () => {
+    await gateway?.stop('SIGINT');
+  });
+
+  it('brings up the dev server, the Web UI, every worker and the API; /readyz is 200 within 60 s', async () => {
+    const startedAt = Date.now();
+    gateway = start();
+    await gateway.waitForOutput(/\[gateway\] ready in/, 60_000);
+    expect(Date.now() - startedAt).toBeLessThan(60_000);
+
+    expect((await readyz(ports.api)).status).toBe(200);
+    const ui = await fetch(`http://127.0.0.1:${ports.ui}/`);
+    expect(ui.status).toBe(200);
+    expect(await ui.text()).toMatch(/<html/i);
+    expect([...childrenOf(gateway.child.pid!).keys()].sort()).toEqual(
+      ['api/server', 'temporal', 'workers/acquirer', 'workers/fraud', 'workers/payments', 'workers/vault'].sort(),
+    );
+    expect(fs.existsSync(path.join(dataDir, 'temporal.db'))).toBe(true);
+  });
+
+  it('a worker stopped by an operator turns /readyz to 503 naming its queue, and stays stopped', async () => {
+    const fraud = childrenOf(gateway!.child.pid!).get('workers/fraud')!;
+    process.kill(fraud, 'SIGTERM');
+    await gateway!.waitForOutput(/worker:fraud stopped .*npm run worker:fraud/);
+    const down = await readyz(ports.api);
+    expect(down.status).toBe(503);
+    expect(down.reason).toMatch(/^queue:fraud: no worker picked up the fraud queue/);
+  });
+
+  it('a worker that crashes is restarted', async () => {
+    const vault = childrenOf(gateway!.child.pid!).get('workers/vault')!;
+    process.kill(vault, 'SIGKILL');
+    await gateway!.waitForOutput(/worker:vault crashed \(SIGKILL\); restarting/);
+    const restarted = await eventually(
+      async () => childrenOf(gateway!.child.pid!).get('workers/vault'),
+      (pid) => pid !== undefined && pid !== vault,
+    );
+    expect(restarted).not.toBe(vault);
+    // Only the stopped fraud worker is still missing once the vault worker is back.
+    const state = await eventually(() => readyz(ports.api), (r) => !/queue:vault/.test(r.reason ?? ''));
+    expect(state.reason).toMatch(/^queue:fraud: /);
+  });
+
+  it('Ctrl-C stops everything cleanly: exit 0, no process left behind', async () => {
+    const children = [...childrenOf(gateway!.child.pid!).values()];
+    expect(children.length).toBe(5); // fraud was stopped above
+    const ended = await gateway!.stop('SIGINT');
+    expect(ended).toEqual({ code: 0, signal: null });
+    expect(children.filter(alive)).toEqual([]);
+    expect(fs.existsSync(path.join(dataDir, 'temporal-dev-server.pid'))).toBe(false);
+  });
+
+  it('workflows survive a restart: the state is in DATA_DIR/temporal.db', async () => {
+    gateway = start();
+    await gateway.waitForOutput(/\[gateway\] ready in/, 60_000);
+    const connection = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
+    try {
+      const client = new Client({ connection });
+      const runs: string[] = [];
+      for await (const execution of client.workflow.list({ query: `WorkflowType = 'readinessWorkflow'` })) {
+        runs.push(execution.workflowId);
+      }
+      // One readiness workflow per API process: the first run's API and this one's.
+      expect(new Set(runs).size).toBeGreaterThanOrEqual(2);
+    } finally {
+      await connection.close();
+    }
+    expect(await gateway.stop('SIGINT')).toEqual({ code: 0, signal: null });
+  });
+});

@@ -1,0 +1,86 @@
+import { startDevStack, type DevStack } from '../helpers/dev-stack';
+import { freePort } from '../helpers/ports';
+import { startNodeProcess, type RunningProcess } from '../helpers/processes';
+
+interface ReadyzBody {
+  status: 'ready' | 'unavailable';
+  reason?: string;
+  checks: { component: string; ok: boolean; detail: string }[];
+}
+
+async function readyz(port: number): Promise<{ status: number; body: ReadyzBody }> {
+  const response = await fetch(`http://127.0.0.1:${port}/readyz`);
+  return { status: response.status, body: (await response.json()) as ReadyzBody };
+}
+
+describe('GET /readyz against a real dev server and real worker processes', () => {
+  let stack: DevStack;
+  let api: RunningProcess;
+  let port: number;
+
+  beforeAll(async () => {
+    stack = await startDevStack();
+    port = await freePort();
+    api = startNodeProcess('api', 'api/server.js', { ...stack.env, PORT: String(port), READINESS_TIMEOUT_MS: '3000' });
+    await api.waitForOutput(/API listening/);
+  });
+  afterAll(async () => {
+    await api?.stop();
+    await stack?.stop();
+  });
+
+  it('GET /healthz answers without touching Temporal', async () => {
+    const response = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: 'ok' });
+  });
+
+  it('is 200 when Temporal and every queue answer', async () => {
+    const { status, body } = await readyz(port);
+    expect(status).toBe(200);
+    expect(body.status).toBe('ready');
+    expect(body.checks.map((c) => c.component)).toEqual(['temporal', 'queue:payments', 'queue:vault', 'queue:fraud', 'queue:acquirer']);
+    expect(body.checks.every((c) => c.ok)).toBe(true);
+  });
+
+  it('is 503 naming the queue when its worker is stopped, and 200 again when it is back', async () => {
+    const stopped = await stack.workers.get('acquirer')!.stop('SIGTERM');
+    expect(stopped).toEqual({ code: 0, signal: null }); // a graceful shutdown, not a crash
+    const down = await readyz(port);
+    expect(down.status).toBe(503);
+    expect(down.body.reason).toBe('queue:acquirer: no worker picked up the acquirer queue within 1800 ms');
+    expect(down.body.checks.filter((c) => !c.ok).map((c) => c.component)).toEqual(['queue:acquirer']);
+
+    await stack.startWorker('acquirer');
+    expect((await readyz(port)).status).toBe(200);
+  });
+
+  it('is 503 naming the payments queue when no workflow worker runs', async () => {
+    await stack.workers.get('payments')!.stop('SIGTERM');
+    const down = await readyz(port);
+    expect(down.status).toBe(503);
+    expect(down.body.reason).toBe('queue:payments: no worker ran the readiness workflow within 3000 ms');
+    await stack.startWorker('payments');
+    expect((await readyz(port)).status).toBe(200);
+  });
+
+  it('is 503 naming Temporal when the server is unreachable', async () => {
+    const lonelyPort = await freePort();
+    const lonely = startNodeProcess('api-no-temporal', 'api/server.js', {
+      ...stack.env,
+      PORT: String(lonelyPort),
+      TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`,
+      READINESS_TIMEOUT_MS: '2000',
+    });
+    try {
+      await lonely.waitForOutput(/API listening/);
+      const down = await readyz(lonelyPort);
+      expect(down.status).toBe(503);
+      expect(down.body.checks).toHaveLength(1);
+      expect(down.body.checks[0]).toMatchObject({ component: 'temporal', ok: false });
+      expect(down.body.reason).toMatch(/^temporal: /);
+    } finally {
+      await lonely.stop();
+    }
+  });
+});
