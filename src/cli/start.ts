@@ -8,9 +8,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { Connection } from '@temporalio/client';
 import { loadEnv } from '../config/env';
 import { resolveTemporalBinary } from '../temporal/binaries/resolve';
+import { temporalAddress, temporalTls } from '../temporal/connection';
 import { startDevServer, type DevServer } from '../temporal/dev-server';
+import { ensureSearchAttributes } from '../temporal/search-attributes';
 import { ALL_QUEUES } from '../temporal/task-queues';
 import { ManagedProcess } from './managed-process';
 
@@ -38,6 +41,9 @@ async function main(): Promise<void> {
     address = devServer.address;
   } else {
     log(`using the Temporal cluster at ${address} (no embedded server)`);
+    await registerSearchAttributes(env).catch((err: Error) =>
+      log(`could not register the payment search attributes (${err.message}); run npm run temporal:setup once the cluster is up`),
+    );
   }
 
   const childEnv = { ...process.env, TEMPORAL_ADDRESS: address, GATEWAY_SUPERVISOR_PID: String(process.pid) };
@@ -65,6 +71,16 @@ async function main(): Promise<void> {
   const apiUrl = `http://localhost:${env.PORT}`;
   log(`API ${apiUrl} · readiness ${apiUrl}/readyz${devServer ? ` · Temporal Web UI ${devServer.uiUrl}` : ''}`);
   await announceReadiness(apiUrl, startedAt, () => shuttingDown);
+}
+
+async function registerSearchAttributes(env: ReturnType<typeof loadEnv>): Promise<void> {
+  const connection = await Connection.connect({ address: temporalAddress(env), tls: temporalTls(env) });
+  try {
+    const added = await ensureSearchAttributes(connection, env.TEMPORAL_NAMESPACE);
+    if (added.length) log(`registered search attributes: ${added.join(', ')}`);
+  } finally {
+    await connection.close();
+  }
 }
 
 /** Tells the person at the terminal when the gateway can take payments, and how long it took. */

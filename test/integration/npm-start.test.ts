@@ -47,7 +47,7 @@ describe('npm start: the whole gateway from one command', () => {
   let gateway: RunningProcess | undefined;
 
   const start = () => {
-    const env = { ...process.env, PORT: String(ports.api), TEMPORAL_DEV_PORT: String(ports.temporal), TEMPORAL_UI_PORT: String(ports.ui), DATA_DIR: dataDir };
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(ports.api), TEMPORAL_DEV_PORT: String(ports.temporal), TEMPORAL_UI_PORT: String(ports.ui), DATA_DIR: dataDir };
     delete env.TEMPORAL_ADDRESS;
     return startNodeProcess('npm-start', 'cli/start.js', env);
   };

@@ -1,0 +1,77 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { envSchema } from '../../src/config/env';
+import { ALL_QUEUES } from '../../src/temporal/task-queues';
+
+/**
+ * No Docker engine runs where the tests run, so the compose file is checked as data: every
+ * gateway service runs a real entry point of this project with real configuration names.
+ */
+const ROOT = path.resolve(__dirname, '..', '..');
+interface Service {
+  build?: string;
+  image?: string;
+  command?: string[];
+  environment?: Record<string, string>;
+  ports?: string[];
+  depends_on?: Record<string, unknown> | string[];
+}
+const compose = parse(fs.readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+  services: Record<string, Service>;
+};
+const services = compose.services;
+const gatewayServices = Object.entries(services).filter(([, s]) => s.build !== undefined);
+const packageJson = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+
+describe('docker-compose.yml', () => {
+  it('has Temporal on PostgreSQL, its Web UI, one service per task queue, the API and the setup job', () => {
+    expect(Object.keys(services).sort()).toEqual(
+      ['postgresql', 'temporal', 'temporal-ui', 'temporal-setup', 'api', ...ALL_QUEUES.map((q) => `worker-${q}`)].sort(),
+    );
+    expect(services.temporal!.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgresql' });
+    expect(services['temporal-ui']!.environment!.TEMPORAL_ADDRESS).toBe('temporal:7233');
+  });
+
+  it.each(gatewayServices)('%s runs an entry point that the build produces', (_name, service) => {
+    expect(service.build).toBe('.');
+    const [node, script, ...rest] = service.command ?? [];
+    expect(node).toBe('node');
+    expect(rest).toEqual([]);
+    expect(script).toMatch(/^dist\/.+\.js$/);
+    const source = path.join(ROOT, script!.replace(/^dist\//, 'src/').replace(/\.js$/, '.ts'));
+    expect(fs.existsSync(source)).toBe(true);
+  });
+
+  it('each worker service runs the same entry point as its npm script', () => {
+    for (const queue of ALL_QUEUES) {
+      const script = services[`worker-${queue}`]!.command![1]!;
+      expect(packageJson.scripts[`worker:${queue}`]).toContain(`node ${script}`);
+    }
+    expect(packageJson.scripts.api).toContain(`node ${services.api!.command![1]}`);
+  });
+
+  it.each(gatewayServices)('%s sets only configuration variables the code reads, with valid values', (_name, service) => {
+    const known = Object.keys(envSchema.shape);
+    const environment = service.environment ?? {};
+    expect(Object.keys(environment).filter((k) => !known.includes(k))).toEqual([]);
+    expect(environment.TEMPORAL_ADDRESS).toBe('temporal:7233');
+    expect(envSchema.safeParse(environment).success).toBe(true);
+  });
+
+  it('publishes the API on the port it listens on, and every dependency exists', () => {
+    expect(services.api!.ports).toEqual([`${services.api!.environment!.PORT}:${services.api!.environment!.PORT}`]);
+    for (const [name, service] of Object.entries(services)) {
+      const deps = Array.isArray(service.depends_on) ? service.depends_on : Object.keys(service.depends_on ?? {});
+      for (const dep of deps) expect([name, dep, dep in services]).toEqual([name, dep, true]);
+    }
+  });
+
+  it('the Dockerfile builds dist/ and runs as an unprivileged user', () => {
+    const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(/^FROM node:20/m);
+    expect(dockerfile).toMatch(/RUN npm ci/);
+    expect(dockerfile).toMatch(/npm run build/);
+    expect(dockerfile).toMatch(/^USER node$/m);
+  });
+});
