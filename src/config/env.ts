@@ -43,6 +43,19 @@ export const envSchema = z.object({
   PORT: port.default(3000),
   DATA_DIR: z.string().trim().min(1).default('data').transform((p) => path.resolve(p)),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** PostgreSQL for the vault and the audit log; unset: SQLite under DATA_DIR. */
+  DATABASE_URL: z.string().trim().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  /** Where data keys come from: a local master key file (default) or AWS KMS. */
+  KEY_PROVIDER: z.enum(['local', 'aws-kms']).default('local'),
+  /** The local master key file; default DATA_DIR/keys/master-key.json. Created 0600 on first start. */
+  MASTER_KEY_FILE: optionalPath,
+  KMS_KEY_ID: z.string().trim().min(1).optional(),
+  /** A KMS-compatible endpoint (VPC endpoint, or a local KMS for tests); AWS's own by default. */
+  KMS_ENDPOINT: z.string().trim().url().optional(),
+  AWS_REGION: z.string().trim().min(1).default('us-east-1'),
+  /** How long a sealed card and its CVV live if never used (the CVV time-to-live backstop). */
+  CVV_TTL_MINUTES: z.coerce.number().positive().max(24 * 60).default(30),
+  CVV_SWEEP_INTERVAL_SECONDS: z.coerce.number().positive().max(3600).default(60),
   /** How long GET /readyz waits for its probe workflow before it answers 503. */
   READINESS_TIMEOUT_MS: z.coerce.number().int().min(500).max(60_000).default(5_000),
 });
@@ -74,6 +87,9 @@ export function parseEnv(source: NodeJS.ProcessEnv): Env {
       env.TEMPORAL_TLS_CERT === undefined ? 'TEMPORAL_TLS_CERT' : 'TEMPORAL_TLS_KEY',
       'must be set together with its pair (mTLS needs both the client certificate and its key)',
     );
+  }
+  if (env.KEY_PROVIDER === 'aws-kms' && env.KMS_KEY_ID === undefined) {
+    throw new ConfigError('KMS_KEY_ID', 'must be set when KEY_PROVIDER=aws-kms (a key id, ARN or alias/...)');
   }
   return env;
 }

@@ -1,12 +1,15 @@
 import os from 'node:os';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
-import { loadEnv } from '../config/env';
+import { loadEnv, type Env } from '../config/env';
 import { createLogger, type Logger } from '../logging/logger';
 import { onShutdown } from '../process/lifecycle';
 import { temporalAddress, temporalTls } from '../temporal/connection';
 import { TASK_QUEUES, type TaskQueueName } from '../temporal/task-queues';
 
-export type WorkerRole = Pick<WorkerOptions, 'activities' | 'workflowsPath' | 'workflowBundle'>;
+export type WorkerRole = Pick<WorkerOptions, 'activities' | 'workflowsPath' | 'workflowBundle'> & {
+  /** Releases what the role opened (database, timers) once the worker has drained. */
+  close?: () => Promise<void>;
+};
 
 const PINO_LEVEL: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
   TRACE: 'trace',
@@ -27,7 +30,10 @@ const EXPECTED_SDK_NOTICES = /^No (workflows|activities|Nexus services) register
  * signal, so a second SIGINT/SIGTERM would kill the process in the middle of its graceful
  * shutdown. `onShutdown` ignores every signal after the first.
  */
-export async function runWorkerProcess(queue: TaskQueueName, role: (logger: Logger) => WorkerRole): Promise<void> {
+export async function runWorkerProcess(
+  queue: TaskQueueName,
+  role: (context: { env: Env; logger: Logger }) => WorkerRole | Promise<WorkerRole>,
+): Promise<void> {
   const env = loadEnv();
   const logger = createLogger({ name: `worker:${queue}`, level: env.LOG_LEVEL });
   Runtime.install({
@@ -40,6 +46,7 @@ export async function runWorkerProcess(queue: TaskQueueName, role: (logger: Logg
     telemetryOptions: { logging: { filter: { core: 'WARN', other: 'WARN' }, forward: {} } },
   });
 
+  const { close, ...options } = await role({ env, logger });
   const address = temporalAddress(env);
   const connection = await connectWithRetry(address, env, logger);
   const worker = await Worker.create({
@@ -47,7 +54,7 @@ export async function runWorkerProcess(queue: TaskQueueName, role: (logger: Logg
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: TASK_QUEUES[queue],
     identity: `${queue}@${os.hostname()}:${process.pid}`,
-    ...role(logger),
+    ...options,
   });
 
   onShutdown((reason) => {
@@ -60,6 +67,7 @@ export async function runWorkerProcess(queue: TaskQueueName, role: (logger: Logg
     await worker.run();
   } finally {
     await connection.close();
+    await close?.();
   }
   logger.info('worker stopped');
 }
@@ -68,7 +76,7 @@ export async function runWorkerProcess(queue: TaskQueueName, role: (logger: Logg
  * Workers usually start beside the server (npm start, docker compose); waiting for it here saves
  * every deployment from ordering tricks. Gives up after a minute with the reason.
  */
-async function connectWithRetry(address: string, env: ReturnType<typeof loadEnv>, logger: Logger): Promise<NativeConnection> {
+async function connectWithRetry(address: string, env: Env, logger: Logger): Promise<NativeConnection> {
   const deadline = Date.now() + 60_000;
   for (let delay = 250; ; delay = Math.min(delay * 2, 4_000)) {
     try {

@@ -1,8 +1,6 @@
 import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { createAcquirerActivities } from '../../src/activities/acquirer';
-import { createFraudActivities } from '../../src/activities/fraud';
-import { createVaultActivities } from '../../src/activities/vault';
+import { createReadinessActivities } from '../../src/activities/readiness';
 import { TASK_QUEUES, type ActivityQueueName } from '../../src/temporal/task-queues';
 import { readinessWorkflow } from '../../src/workflows';
 import { createTimeSkippingEnv } from '../helpers/time-skipping';
@@ -16,16 +14,10 @@ describe('readiness workflow (time-skipping server)', () => {
     await env?.teardown();
   });
 
-  const factories: Record<ActivityQueueName, () => object> = {
-    vault: createVaultActivities,
-    fraud: createFraudActivities,
-    acquirer: createAcquirerActivities,
-  };
-
   async function runWith(queues: ActivityQueueName[]) {
     const activityWorkers = await Promise.all(
       queues.map((queue) =>
-        Worker.create({ connection: env.nativeConnection, taskQueue: TASK_QUEUES[queue], activities: factories[queue]() }),
+        Worker.create({ connection: env.nativeConnection, taskQueue: TASK_QUEUES[queue], activities: createReadinessActivities() }),
       ),
     );
     const payments = await Worker.create({

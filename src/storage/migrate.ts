@@ -1,0 +1,34 @@
+import type { Db } from './db';
+import type { Migration } from './migrations/migration';
+import { migration as vault } from './migrations/001-vault';
+import { migration as auditLog } from './migrations/002-audit-log';
+
+/** Every migration, in order. */
+export const MIGRATIONS: readonly Migration[] = [vault, auditLog];
+
+/**
+ * Brings the schema up to date. Safe when several processes start at once (API and vault worker):
+ * PostgreSQL takes an advisory lock, SQLite's write transaction is exclusive, and each migration
+ * is re-checked inside the lock.
+ */
+export async function migrate(db: Db): Promise<number[]> {
+  await db.execute(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)',
+  );
+  const applied: number[] = [];
+  for (const migration of MIGRATIONS) {
+    await db.transaction(async (tx) => {
+      if (tx.dialect === 'postgres') await tx.query('SELECT pg_advisory_xact_lock(8127364501)');
+      const done = await tx.query('SELECT 1 FROM schema_migrations WHERE version = $1', [migration.version]);
+      if (done.length > 0) return;
+      await tx.executeScript(migration[tx.dialect]);
+      await tx.execute('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
+        migration.version,
+        migration.name,
+        Date.now(),
+      ]);
+      applied.push(migration.version);
+    });
+  }
+  return applied;
+}

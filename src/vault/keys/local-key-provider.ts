@@ -1,0 +1,114 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { CiphertextTamperedError, open, seal } from '../crypto/aes-gcm';
+import { KeyUnwrapError, type DataKey, type KeyProvider, type KeyPurpose, type MasterKeyRef } from './key-provider';
+
+const KEY_ID = 'local-master';
+
+/** The key file: every master key version ever used, and which one wraps new data keys. */
+interface KeyFile {
+  current: number;
+  keys: Record<string, string>; // version -> base64 AES-256 key
+}
+
+export class KeyFileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KeyFileError';
+  }
+}
+
+/**
+ * The default key provider: master keys in a local file, created on first start with 0600
+ * permissions. It refuses a file that others can read, since then the keys protect nothing.
+ * Old versions stay in the file so data wrapped under them keeps decrypting until re-wrapped.
+ */
+export class LocalKeyProvider implements KeyProvider {
+  readonly kind = 'local' as const;
+
+  private constructor(
+    private readonly file: string,
+    private keys: KeyFile,
+  ) {}
+
+  static open(file: string, options: { create: boolean } = { create: true }): LocalKeyProvider {
+    if (!fs.existsSync(file)) {
+      if (!options.create) throw new KeyFileError(`Master key file ${file} does not exist`);
+      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      const keys: KeyFile = { current: 1, keys: { 1: randomBytes(32).toString('base64') } };
+      // 'wx' fails if another process created it in the meantime; then we read theirs.
+      try {
+        fs.writeFileSync(file, JSON.stringify(keys, null, 2), { mode: 0o600, flag: 'wx' });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+    }
+    const mode = fs.statSync(file).mode & 0o777;
+    if (mode & 0o077) {
+      throw new KeyFileError(
+        `Master key file ${file} is readable by others (mode ${mode.toString(8)}); run: chmod 600 ${file}`,
+      );
+    }
+    let keys: KeyFile;
+    try {
+      keys = JSON.parse(fs.readFileSync(file, 'utf8')) as KeyFile;
+    } catch {
+      throw new KeyFileError(`Master key file ${file} is not valid JSON`);
+    }
+    for (const [version, key] of Object.entries(keys.keys ?? {})) {
+      if (Buffer.from(key, 'base64').length !== 32) throw new KeyFileError(`Master key v${version} in ${file} is not 32 bytes`);
+    }
+    if (!keys.keys?.[keys.current]) throw new KeyFileError(`Master key file ${file} has no current key v${keys.current}`);
+    return new LocalKeyProvider(file, keys);
+  }
+
+  currentKey(): MasterKeyRef {
+    return { keyId: KEY_ID, keyVersion: this.keys.current };
+  }
+
+  async generateDataKey(purpose: KeyPurpose): Promise<DataKey> {
+    const plaintext = randomBytes(32);
+    const ref = this.currentKey();
+    return { ...ref, plaintext, wrapped: seal(this.masterKey(ref, purpose), plaintext, wrapContext(ref, purpose)) };
+  }
+
+  async unwrapDataKey(ref: MasterKeyRef, wrapped: Buffer, purpose: KeyPurpose): Promise<Buffer> {
+    if (ref.keyId !== KEY_ID) throw new KeyUnwrapError(ref, purpose, `this provider only holds ${KEY_ID}`);
+    try {
+      return open(this.masterKey(ref, purpose), wrapped, wrapContext(ref, purpose), 'data key');
+    } catch (err) {
+      if (err instanceof CiphertextTamperedError) throw new KeyUnwrapError(ref, purpose, 'wrong master key or altered wrapped key');
+      throw err;
+    }
+  }
+
+  async rewrapDataKey(ref: MasterKeyRef, wrapped: Buffer, purpose: KeyPurpose) {
+    const plaintext = await this.unwrapDataKey(ref, wrapped, purpose);
+    const current = this.currentKey();
+    const rewrapped = seal(this.masterKey(current, purpose), plaintext, wrapContext(current, purpose));
+    plaintext.fill(0);
+    return { ref: current, wrapped: rewrapped };
+  }
+
+  /** Adds a new master key version and makes it current; older versions stay to decrypt. */
+  addVersion(): MasterKeyRef {
+    const next = Math.max(...Object.keys(this.keys.keys).map(Number)) + 1;
+    const keys: KeyFile = { current: next, keys: { ...this.keys.keys, [next]: randomBytes(32).toString('base64') } };
+    const partial = `${this.file}.${process.pid}.partial`;
+    fs.writeFileSync(partial, JSON.stringify(keys, null, 2), { mode: 0o600 });
+    fs.renameSync(partial, this.file);
+    this.keys = keys;
+    return this.currentKey();
+  }
+
+  private masterKey(ref: MasterKeyRef, purpose: KeyPurpose): Buffer {
+    const key = this.keys.keys[String(ref.keyVersion)];
+    if (!key) throw new KeyUnwrapError(ref, purpose, `version ${ref.keyVersion} is not in ${this.file}`);
+    return Buffer.from(key, 'base64');
+  }
+}
+
+function wrapContext(ref: MasterKeyRef, purpose: KeyPurpose): string {
+  return `data-key|${ref.keyId}|v${ref.keyVersion}|${purpose}`;
+}

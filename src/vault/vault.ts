@@ -1,0 +1,246 @@
+import { createHmac } from 'node:crypto';
+import type { AuditLog } from '../audit/audit-log';
+import type { Db } from '../storage/db';
+import { lookupIssuingCountry } from './bin-table';
+import { detectBrand, type CardBrand } from './card-validation';
+import { decryptRecord, encryptRecord, type EnvelopeColumns } from './crypto/envelope';
+import type { KeyProvider } from './keys/key-provider';
+import { newReference } from './references';
+
+/** A card as the rest of the gateway may know it: public metadata and opaque handles. */
+export interface TokenizedCard {
+  token: string;
+  /** Keyed HMAC of the PAN: the same card gives the same fingerprint, whatever the merchant. */
+  fingerprint: string;
+  brand: CardBrand;
+  bin: string;
+  last4: string;
+  expMonth: number;
+  expYear: number;
+  issuingCountry?: string;
+}
+
+/** Card data for one authorization. Exists only inside the vault worker, for one call. */
+export interface CardForAuthorization {
+  pan: string;
+  expMonth: number;
+  expYear: number;
+  cvc: string;
+}
+
+/** The vault cannot go on with this reference: expired, purged or never existed. Retrying will not help. */
+export class VaultReferenceError extends Error {
+  constructor(
+    readonly code: 'intake_not_found' | 'card_not_found' | 'cvv_not_found',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'VaultReferenceError';
+  }
+}
+
+export interface VaultOptions {
+  now?: () => number;
+  actor?: string;
+}
+
+interface CardRow extends EnvelopeColumns {
+  token: string;
+  fingerprint: string;
+  brand: CardBrand;
+  bin: string;
+  last4: string;
+  exp_month: number;
+  exp_year: number;
+  issuing_country: string | null;
+}
+
+const FINGERPRINT_SECRET = 'fingerprint';
+
+/**
+ * The card vault's worker side (DESIGN.md §3, invariants 3–5): the only code that decrypts card
+ * data. It tokenizes intakes, hands PAN and CVV to an authorization, destroys CVVs, and re-wraps
+ * data keys when the master key rotates.
+ */
+export class Vault {
+  private readonly now: () => number;
+  private readonly actor: string;
+
+  private constructor(
+    private readonly db: Db,
+    private readonly keys: KeyProvider,
+    private readonly audit: AuditLog,
+    private readonly fingerprintKey: Buffer,
+    options: VaultOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.actor = options.actor ?? 'worker:vault';
+  }
+
+  /**
+   * Opens the vault and proves the master key fits the database before anything else happens:
+   * unwrapping the fingerprint secret fails here, at start-up, if the key is wrong.
+   */
+  static async open(db: Db, keys: KeyProvider, audit: AuditLog, options: VaultOptions = {}): Promise<Vault> {
+    return new Vault(db, keys, audit, await loadFingerprintSecret(db, keys, options.now ?? Date.now), options);
+  }
+
+  async tokenize(intakeRef: string, context: { merchantId?: string; paymentId?: string } = {}): Promise<TokenizedCard> {
+    return this.db.transaction(async (tx) => {
+      const [intake] = await tx.query<EnvelopeColumns & { token: string | null }>(
+        'SELECT token, key_id, key_version, wrapped_key, ciphertext FROM card_intakes WHERE id = $1',
+        [intakeRef],
+      );
+      if (!intake) throw new VaultReferenceError('intake_not_found', `Card intake ${intakeRef} does not exist or has expired`);
+      if (intake.token) return this.cardByToken(tx, intake.token); // a retry: the first attempt already tokenized it
+
+      const sealed = JSON.parse((await decryptRecord(this.keys, 'card-intake', `card_intakes|${intakeRef}`, intake)).toString()) as {
+        pan: string;
+        expMonth: number;
+        expYear: number;
+      };
+      const fingerprint = `fp_${createHmac('sha256', this.fingerprintKey).update(sealed.pan).digest('base64url').slice(0, 22)}`;
+      const now = this.now();
+      const [existing] = await tx.query<{ token: string }>('SELECT token FROM cards WHERE fingerprint = $1', [fingerprint]);
+      let token: string;
+      if (existing) {
+        // The same card again: reuse its token, and keep the newest expiry (a reissued card keeps its number).
+        token = existing.token;
+        await tx.execute('UPDATE cards SET exp_month = $1, exp_year = $2, updated_at = $3 WHERE token = $4', [
+          sealed.expMonth,
+          sealed.expYear,
+          now,
+          token,
+        ]);
+      } else {
+        token = newReference('tok');
+        const pan = await encryptRecord(this.keys, 'card-pan', `cards|${token}`, Buffer.from(sealed.pan));
+        await tx.execute(
+          `INSERT INTO cards (token, fingerprint, brand, bin, last4, exp_month, exp_year, issuing_country, created_at, updated_at,
+                              key_id, key_version, wrapped_key, ciphertext)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+          [
+            token,
+            fingerprint,
+            detectBrand(sealed.pan)!,
+            sealed.pan.slice(0, 6),
+            sealed.pan.slice(-4),
+            sealed.expMonth,
+            sealed.expYear,
+            lookupIssuingCountry(sealed.pan) ?? null,
+            now,
+            now,
+            pan.key_id,
+            pan.key_version,
+            pan.wrapped_key,
+            pan.ciphertext,
+          ],
+        );
+      }
+      // The intake's copy of the PAN is erased now; only the pointer to the token stays, for retries.
+      await tx.execute(
+        'UPDATE card_intakes SET token = $1, key_id = NULL, key_version = NULL, wrapped_key = NULL, ciphertext = NULL WHERE id = $2',
+        [token, intakeRef],
+      );
+      await this.audit.append(
+        { actor: this.actor, action: 'card.tokenize', ...context, subject: token, outcome: 'success', details: { intakeRef, reused: Boolean(existing) } },
+        tx,
+      );
+      return this.cardByToken(tx, token);
+    });
+  }
+
+  /**
+   * Decrypts the PAN and CVV for one authorization and passes them to `use`; nothing decrypted
+   * leaves this call except what `use` returns (the acquirer's answer).
+   */
+  async withCardForAuthorization<T>(
+    token: string,
+    cvvRef: string,
+    context: { merchantId?: string; paymentId?: string },
+    use: (card: CardForAuthorization) => Promise<T>,
+  ): Promise<T> {
+    const [card] = await this.db.query<CardRow>('SELECT * FROM cards WHERE token = $1', [token]);
+    if (!card) throw new VaultReferenceError('card_not_found', `Card token ${token} does not exist`);
+    const [cvv] = await this.db.query<EnvelopeColumns>('SELECT key_id, key_version, wrapped_key, ciphertext FROM cvv_records WHERE id = $1', [cvvRef]);
+    if (!cvv) throw new VaultReferenceError('cvv_not_found', `CVV ${cvvRef} was already destroyed (used, or expired)`);
+    const pan = await decryptRecord(this.keys, 'card-pan', `cards|${token}`, card);
+    const cvc = await decryptRecord(this.keys, 'card-cvv', `cvv_records|${cvvRef}`, cvv);
+    await this.audit.append({ actor: this.actor, action: 'card.detokenize', ...context, subject: token, outcome: 'success', details: { purpose: 'authorization' } });
+    try {
+      return await use({ pan: pan.toString(), expMonth: card.exp_month, expYear: card.exp_year, cvc: cvc.toString() });
+    } finally {
+      pan.fill(0);
+      cvc.fill(0);
+    }
+  }
+
+  /**
+   * Destroys a CVV: the row goes, and with it the only wrapped copy of its data key, so no copy of
+   * the ciphertext anywhere can be decrypted again. Idempotent: purging twice is not an error.
+   */
+  async purgeCvv(cvvRef: string, context: { merchantId?: string; paymentId?: string } = {}): Promise<{ purged: boolean }> {
+    return this.db.transaction(async (tx) => {
+      const deleted = await tx.execute('DELETE FROM cvv_records WHERE id = $1', [cvvRef]);
+      if (deleted > 0) await this.audit.append({ actor: this.actor, action: 'cvv.purge', ...context, subject: cvvRef, outcome: 'success' }, tx);
+      return { purged: deleted > 0 };
+    });
+  }
+
+  /** The time-to-live backstop: destroys every CVV and intake past its expiry. */
+  async sweepExpired(): Promise<{ cvvs: string[]; intakes: number }> {
+    const now = this.now();
+    return this.db.transaction(async (tx) => {
+      const expired = await tx.query<{ id: string }>('SELECT id FROM cvv_records WHERE expires_at <= $1', [now]);
+      await tx.execute('DELETE FROM cvv_records WHERE expires_at <= $1', [now]);
+      const intakes = await tx.execute('DELETE FROM card_intakes WHERE expires_at <= $1', [now]);
+      for (const { id } of expired) {
+        await this.audit.append({ actor: this.actor, action: 'cvv.expire', subject: id, outcome: 'success' }, tx);
+      }
+      return { cvvs: expired.map((r) => r.id), intakes };
+    });
+  }
+
+  async card(token: string): Promise<TokenizedCard> {
+    return this.cardByToken(this.db, token);
+  }
+
+  private async cardByToken(db: Db, token: string): Promise<TokenizedCard> {
+    const [row] = await db.query<CardRow>('SELECT * FROM cards WHERE token = $1', [token]);
+    if (!row) throw new VaultReferenceError('card_not_found', `Card token ${token} does not exist`);
+    return {
+      token: row.token,
+      fingerprint: row.fingerprint,
+      brand: row.brand,
+      bin: row.bin,
+      last4: row.last4,
+      expMonth: row.exp_month,
+      expYear: row.exp_year,
+      ...(row.issuing_country ? { issuingCountry: row.issuing_country } : {}),
+    };
+  }
+}
+
+/**
+ * The HMAC key behind card fingerprints: created once, stored wrapped like any data key, never
+ * rotated (fingerprints must stay comparable), re-wrapped with the rest when the master key rotates.
+ */
+async function loadFingerprintSecret(db: Db, keys: KeyProvider, now: () => number): Promise<Buffer> {
+  const read = () =>
+    db.query<{ key_id: string; key_version: number; wrapped_key: Buffer }>(
+      'SELECT key_id, key_version, wrapped_key FROM vault_secrets WHERE name = $1',
+      [FINGERPRINT_SECRET],
+    );
+  let [row] = await read();
+  if (!row) {
+    const key = await keys.generateDataKey('fingerprint-secret');
+    // Two processes may start together: the first insert wins and both use the stored one.
+    await db.execute(
+      `INSERT INTO vault_secrets (name, created_at, key_id, key_version, wrapped_key) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (name) DO NOTHING`,
+      [FINGERPRINT_SECRET, now(), key.keyId, key.keyVersion, key.wrapped],
+    );
+    [row] = await read();
+  }
+  return keys.unwrapDataKey({ keyId: row!.key_id, keyVersion: row!.key_version }, row!.wrapped_key, 'fingerprint-secret');
+}
