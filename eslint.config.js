@@ -3,7 +3,7 @@ const js = require('@eslint/js');
 const tseslint = require('typescript-eslint');
 
 module.exports = tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.temporal/', '.tools/', 'data/', 'coverage/', 'test-output/'] },
+  { ignores: ['dist/', 'node_modules/', '.temporal/', '.tools/', 'dist-bench/', 'data/', 'coverage/', 'test-output/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

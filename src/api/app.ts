@@ -1,21 +1,30 @@
 import express, { type Express } from 'express';
 import type { Client } from '@temporalio/client';
+import type { PayloadCodec } from '@temporalio/common';
 import type { Logger } from '../logging/logger';
 import { errorHandler, notFoundHandler } from './errors';
+import { codecRoutes } from './routes/codec';
 import { healthRoutes } from './routes/health';
 
 export interface AppDependencies {
   client: Client;
   logger: Logger;
   readinessTimeoutMs: number;
+  /** The payload codec, served to the Temporal Web UI at /codec. */
+  codec: PayloadCodec;
+  /** Origins allowed to call the codec endpoint from a browser: the Web UI's. */
+  codecAllowedOrigins: string[];
 }
 
 /** The Express application, without listening: tests mount it on an ephemeral port. */
 export function createApp(deps: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.use(express.json({ limit: '16kb' }));
   app.use(healthRoutes(deps.client, deps.readinessTimeoutMs));
+  // The codec endpoint takes batches of payloads from the Web UI: a larger limit than the API's own.
+  app.use('/codec', express.json({ limit: '4mb' }));
+  app.use(codecRoutes(deps.codec, { allowedOrigins: deps.codecAllowedOrigins }));
+  app.use(express.json({ limit: '16kb' }));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));
   return app;

@@ -36,6 +36,8 @@ async function main(): Promise<void> {
       dbFile: path.join(env.DATA_DIR, 'temporal.db'),
       pidFile: path.join(env.DATA_DIR, 'temporal-dev-server.pid'),
       namespace: env.TEMPORAL_NAMESPACE,
+      // The Web UI asks the API to decode payloads, so operators see payment state, not ciphertext.
+      uiCodecEndpoint: `http://localhost:${env.PORT}/codec`,
       output: 'inherit',
     });
     address = devServer.address;

@@ -56,6 +56,11 @@ export const envSchema = z.object({
   /** How long a sealed card and its CVV live if never used (the CVV time-to-live backstop). */
   CVV_TTL_MINUTES: z.coerce.number().positive().max(24 * 60).default(30),
   CVV_SWEEP_INTERVAL_SECONDS: z.coerce.number().positive().max(3600).default(60),
+  /** Browser origins allowed to call the codec endpoint (comma-separated); default: the embedded Web UI. */
+  CODEC_CORS_ORIGINS: z
+    .string()
+    .optional()
+    .transform((v) => v?.split(',').map((o) => o.trim()).filter(Boolean)),
   /** How long GET /readyz waits for its probe workflow before it answers 503. */
   READINESS_TIMEOUT_MS: z.coerce.number().int().min(500).max(60_000).default(5_000),
 });

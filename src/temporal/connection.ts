@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import type { Env } from '../config/env';
 
 /** Where to reach Temporal: the configured cluster, or the embedded dev server's port. */
@@ -28,7 +29,7 @@ export function temporalTls(env: Env): ConnectionOptions['tls'] {
  * A client that connects on first use, so the API can start (and answer /healthz and a 503 on
  * /readyz naming Temporal) while Temporal is still coming up or is down.
  */
-export function createLazyClient(env: Env): Client {
+export function createLazyClient(env: Env, dataConverter?: DataConverter): Client {
   const connection = Connection.lazy({ address: temporalAddress(env), tls: temporalTls(env) });
-  return new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+  return new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, dataConverter });
 }

@@ -3,7 +3,6 @@ import { AuditLog } from '../audit/audit-log';
 import type { Db } from '../storage/db';
 import { openDb } from '../storage/open-db';
 import type { CachingKeyProvider } from './keys/data-key-cache';
-import { openKeyProvider } from './keys/open-key-provider';
 import { Vault } from './vault';
 
 export interface VaultRuntime {
@@ -14,10 +13,9 @@ export interface VaultRuntime {
 }
 
 /** Everything the vault worker needs, from the configuration; fails at start-up on a wrong key. */
-export async function openVault(env: Env): Promise<VaultRuntime> {
+export async function openVault(env: Env, keys: CachingKeyProvider): Promise<VaultRuntime> {
   const db = await openDb({ databaseUrl: env.DATABASE_URL, dataDir: env.DATA_DIR });
   try {
-    const keys = await openKeyProvider(env);
     const audit = new AuditLog(db);
     return { db, keys, audit, vault: await Vault.open(db, keys, audit) };
   } catch (err) {

@@ -4,7 +4,10 @@ import { loadEnv, type Env } from '../config/env';
 import { createLogger, type Logger } from '../logging/logger';
 import { onShutdown } from '../process/lifecycle';
 import { temporalAddress, temporalTls } from '../temporal/connection';
+import { gatewayDataConverter } from '../temporal/data-converter';
 import { TASK_QUEUES, type TaskQueueName } from '../temporal/task-queues';
+import type { CachingKeyProvider } from '../vault/keys/data-key-cache';
+import { openKeyProvider } from '../vault/keys/open-key-provider';
 
 export type WorkerRole = Pick<WorkerOptions, 'activities' | 'workflowsPath' | 'workflowBundle'> & {
   /** Releases what the role opened (database, timers) once the worker has drained. */
@@ -32,7 +35,7 @@ const EXPECTED_SDK_NOTICES = /^No (workflows|activities|Nexus services) register
  */
 export async function runWorkerProcess(
   queue: TaskQueueName,
-  role: (context: { env: Env; logger: Logger }) => WorkerRole | Promise<WorkerRole>,
+  role: (context: { env: Env; logger: Logger; keys: CachingKeyProvider }) => WorkerRole | Promise<WorkerRole>,
 ): Promise<void> {
   const env = loadEnv();
   const logger = createLogger({ name: `worker:${queue}`, level: env.LOG_LEVEL });
@@ -46,7 +49,9 @@ export async function runWorkerProcess(
     telemetryOptions: { logging: { filter: { core: 'WARN', other: 'WARN' }, forward: {} } },
   });
 
-  const { close, ...options } = await role({ env, logger });
+  // Every worker encrypts Temporal payloads; only the vault worker uses the keys for card data.
+  const keys = await openKeyProvider(env);
+  const { close, ...options } = await role({ env, logger, keys });
   const address = temporalAddress(env);
   const connection = await connectWithRetry(address, env, logger);
   const worker = await Worker.create({
@@ -54,6 +59,7 @@ export async function runWorkerProcess(
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: TASK_QUEUES[queue],
     identity: `${queue}@${os.hostname()}:${process.pid}`,
+    dataConverter: gatewayDataConverter(keys),
     ...options,
   });
 

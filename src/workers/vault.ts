@@ -11,8 +11,8 @@ import { runWorkerProcess } from './run-worker';
 
 exitOnFailure(
   'worker:vault',
-  runWorkerProcess('vault', async ({ env, logger }) => {
-    const { db, keys, vault } = await openVault(env);
+  runWorkerProcess('vault', async ({ env, logger, keys }) => {
+    const { db, vault } = await openVault(env, keys);
     logger.info({ keyProvider: keys.kind, database: db.dialect, masterKey: keys.currentKey() }, 'vault open; master key verified');
     const sweeper = startCvvSweeper(vault, env.CVV_SWEEP_INTERVAL_SECONDS * 1000, logger);
     return {

@@ -1,4 +1,10 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { gatewayDataConverter } from '../../src/temporal/data-converter';
+import { CachingKeyProvider } from '../../src/vault/keys/data-key-cache';
+import { LocalKeyProvider } from '../../src/vault/keys/local-key-provider';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import { ALL_QUEUES, type TaskQueueName } from '../../src/temporal/task-queues';
 import { freePort } from './ports';
@@ -7,7 +13,10 @@ import { temporalCliPath } from './temporal-binaries';
 
 export interface DevStack {
   server: DevServer;
+  /** A client with the gateway's data converter (payloads encrypted with the stack's master key). */
   client: Client;
+  keys: CachingKeyProvider;
+  dataDir: string;
   /** The environment the worker processes run with; an API under test uses the same. */
   env: NodeJS.ProcessEnv;
   workers: Map<TaskQueueName, RunningProcess>;
@@ -26,9 +35,19 @@ export async function startDevStack(options: { queues?: TaskQueueName[]; extraEn
     uiPort: await freePort(),
     namespace: 'default',
   });
+  // The stack's own data directory and master key: the test's client encrypts payloads with the
+  // same key as the worker processes, as the API does.
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dev-stack-'));
+  const keys = new CachingKeyProvider(LocalKeyProvider.open(path.join(dataDir, 'keys', 'master-key.json')));
   const connection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection });
-  const env: NodeJS.ProcessEnv = { ...process.env, TEMPORAL_ADDRESS: server.address, LOG_LEVEL: 'info', ...options.extraEnv };
+  const client = new Client({ connection, dataConverter: gatewayDataConverter(keys) });
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    TEMPORAL_ADDRESS: server.address,
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'info',
+    ...options.extraEnv,
+  };
   const workers = new Map<TaskQueueName, RunningProcess>();
 
   const startWorker = async (queue: TaskQueueName) => {
@@ -42,6 +61,8 @@ export async function startDevStack(options: { queues?: TaskQueueName[]; extraEn
   return {
     server,
     client,
+    keys,
+    dataDir,
     env,
     workers,
     startWorker,
@@ -49,6 +70,7 @@ export async function startDevStack(options: { queues?: TaskQueueName[]; extraEn
       await Promise.all([...workers.values()].map((w) => w.stop()));
       await connection.close();
       await server.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

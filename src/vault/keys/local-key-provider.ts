@@ -37,11 +37,16 @@ export class LocalKeyProvider implements KeyProvider {
       if (!options.create) throw new KeyFileError(`Master key file ${file} does not exist`);
       fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
       const keys: KeyFile = { current: 1, keys: { 1: randomBytes(32).toString('base64') } };
-      // 'wx' fails if another process created it in the meantime; then we read theirs.
+      // Written aside, then linked into place: link fails if another process (the API and the
+      // workers start together) got there first, and nobody ever reads a half-written file.
+      const partial = `${file}.${process.pid}.partial`;
+      fs.writeFileSync(partial, JSON.stringify(keys, null, 2), { mode: 0o600 });
       try {
-        fs.writeFileSync(file, JSON.stringify(keys, null, 2), { mode: 0o600, flag: 'wx' });
+        fs.linkSync(partial, file);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      } finally {
+        fs.rmSync(partial, { force: true });
       }
     }
     const mode = fs.statSync(file).mode & 0o777;
@@ -103,6 +108,8 @@ export class LocalKeyProvider implements KeyProvider {
   }
 
   private masterKey(ref: MasterKeyRef, purpose: KeyPurpose): Buffer {
+    // A version we have not seen was added by a rotation in another process: read the file again.
+    if (!this.keys.keys[String(ref.keyVersion)]) this.keys = LocalKeyProvider.open(this.file, { create: false }).keys;
     const key = this.keys.keys[String(ref.keyVersion)];
     if (!key) throw new KeyUnwrapError(ref, purpose, `version ${ref.keyVersion} is not in ${this.file}`);
     return Buffer.from(key, 'base64');

@@ -1,0 +1,101 @@
+import type { Payload } from '@temporalio/common';
+import { ENCRYPTED_ENCODING } from '../../src/temporal/payload-codec';
+import { TASK_QUEUES } from '../../src/temporal/task-queues';
+import { readinessWorkflow } from '../../src/workflows';
+import { startDevStack, type DevStack } from '../helpers/dev-stack';
+import { freePort } from '../helpers/ports';
+import { startNodeProcess, type RunningProcess } from '../helpers/processes';
+
+/** Every payload in a history, wherever it sits in the event tree. */
+function payloadsIn(node: unknown, found: Payload[] = []): Payload[] {
+  if (node && typeof node === 'object') {
+    const candidate = node as Payload;
+    if (candidate.metadata && typeof candidate.metadata === 'object' && 'encoding' in candidate.metadata) found.push(candidate);
+    else for (const value of Object.values(node)) payloadsIn(value, found);
+  }
+  return found;
+}
+
+const b64 = (bytes: Uint8Array | null | undefined) => Buffer.from(bytes ?? []).toString('base64');
+
+describe('Temporal payload encryption (real dev server, real worker processes)', () => {
+  let stack: DevStack;
+  let api: RunningProcess;
+  let port: number;
+  let uiPort: number;
+
+  beforeAll(async () => {
+    stack = await startDevStack();
+    port = await freePort();
+    uiPort = stack.server.uiUrl.split(':').map(Number).at(-1)!;
+    api = startNodeProcess('api-codec', 'api/server.js', { ...stack.env, PORT: String(port), TEMPORAL_UI_PORT: String(uiPort) });
+    await api.waitForOutput(/API listening/);
+  });
+  afterAll(async () => {
+    await api?.stop();
+    await stack?.stop();
+  });
+
+  it("Temporal's history holds only ciphertext, and the codec endpoint decodes it for the Web UI", async () => {
+    const workflowId = `codec-${Date.now()}`;
+    const checks = await stack.client.workflow.execute(readinessWorkflow, {
+      taskQueue: TASK_QUEUES.payments,
+      workflowId,
+      args: [{ pingTimeoutMs: 3000 }],
+    });
+    expect(checks.every((c) => c.ok)).toBe(true); // the worker processes encode and decode with the same keys
+
+    const history = await stack.client.workflowService.getWorkflowExecutionHistory({
+      namespace: 'default',
+      execution: { workflowId },
+    });
+    const payloads = payloadsIn(history.history);
+    expect(payloads.length).toBeGreaterThanOrEqual(5); // workflow input and result, three activity results
+    for (const payload of payloads) {
+      expect(Buffer.from(payload.metadata!.encoding!).toString()).toBe(ENCRYPTED_ENCODING);
+      expect(Buffer.from(payload.data!).toString('latin1')).not.toMatch(/pingTimeoutMs|answered by|taskQueue/);
+    }
+
+    const response = await fetch(`http://127.0.0.1:${port}/codec/decode`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-Namespace': 'default' },
+      body: JSON.stringify({ payloads: payloads.map((p) => ({ metadata: Object.fromEntries(Object.entries(p.metadata!).map(([k, v]) => [k, b64(v)])), data: b64(p.data) })) }),
+    });
+    expect(response.status).toBe(200);
+    const decoded = (await response.json()) as { payloads: { metadata: Record<string, string>; data: string }[] };
+    const texts = decoded.payloads.map((p) => Buffer.from(p.data, 'base64').toString());
+    expect(decoded.payloads.every((p) => Buffer.from(p.metadata.encoding!, 'base64').toString() === 'json/plain')).toBe(true);
+    expect(texts).toContain('{"pingTimeoutMs":3000}');
+  });
+
+  it('answers the Web UI origin CORS preflight, and no other origin', async () => {
+    const preflight = (origin: string) =>
+      fetch(`http://127.0.0.1:${port}/codec/decode`, {
+        method: 'OPTIONS',
+        headers: { Origin: origin, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type,x-namespace' },
+      });
+    const ui = await preflight(`http://localhost:${uiPort}`);
+    expect(ui.status).toBe(204);
+    expect(ui.headers.get('access-control-allow-origin')).toBe(`http://localhost:${uiPort}`);
+    expect(ui.headers.get('access-control-allow-headers')).toMatch(/X-Namespace/);
+    const stranger = await preflight('https://evil.example');
+    expect(stranger.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('refuses altered payloads and malformed requests with the API error shape', async () => {
+    const bad = await fetch(`http://127.0.0.1:${port}/codec/decode`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ payloads: [{ metadata: { encoding: Buffer.from(ENCRYPTED_ENCODING).toString('base64') }, data: 'AAAA' }] }),
+    });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toEqual({ error: expect.objectContaining({ type: 'invalid_request_error', code: 'undecodable_payload' }) });
+    const malformed = await fetch(`http://127.0.0.1:${port}/codec/decode`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ payloads: 'nope' }),
+    });
+    expect(malformed.status).toBe(400);
+    expect(((await malformed.json()) as { error: { param: string } }).error.param).toBe('payloads');
+  });
+});
