@@ -1,7 +1,11 @@
 /**
- * The seam between the gateway and a card acquirer (DESIGN.md §2): activities talk to this
- * interface, the sandbox implements it over HTTP, and a real acquirer connector can replace it.
- * Only `authorize` ever sees card data, and only the vault worker calls it.
+ * The seam between the gateway and a card acquirer (DESIGN.md §2, Hyperswitch's connector split):
+ * activities talk to this interface, the sandbox client implements it over HTTP, and a real
+ * acquirer connector can replace it. Only `authorize` ever sees card data, and only the vault
+ * worker calls it; the acquirer worker works with acquirer references alone.
+ *
+ * Every call carries an idempotency key derived from the payment and the step (DESIGN.md §4): the
+ * acquirer answers a repeated key with its first answer and moves no money twice.
  */
 
 export interface AuthorizationRequest {
@@ -11,17 +15,48 @@ export interface AuthorizationRequest {
   cvc: string;
   /** Minor units. */
   amount: number;
+  /** ISO 4217, upper case. */
   currency: string;
   merchantId: string;
-  /** Derived from the workflow and step, so a retried activity never authorizes twice. */
   idempotencyKey: string;
 }
 
 export type AuthorizationResult =
   | { outcome: 'approved'; acquirerRef: string; authorizationCode: string }
-  | { outcome: 'declined'; acquirerRef?: string; declineCode: string; message: string };
+  | { outcome: 'declined'; acquirerRef?: string; declineCode: DeclineCode; message: string };
 
-/** The acquirer could not answer now (timeout, 5xx, connection): the same call may succeed later. */
+export type DeclineCode = 'generic_decline' | 'insufficient_funds' | 'incorrect_cvc' | 'expired_card' | 'do_not_honor';
+
+export interface CaptureRequest {
+  authorizationRef: string;
+  /** Minor units, at most the authorized amount. */
+  amount: number;
+  idempotencyKey: string;
+}
+
+export interface VoidRequest {
+  authorizationRef: string;
+  idempotencyKey: string;
+}
+
+export interface RefundRequest {
+  captureRef: string;
+  /** Minor units, at most what is captured and not yet refunded. */
+  amount: number;
+  idempotencyKey: string;
+}
+
+export interface SettleRequest {
+  captureRef: string;
+  idempotencyKey: string;
+}
+
+/** An acquirer's reference for one money movement (capture, void, refund, settlement). */
+export interface MovementResult {
+  acquirerRef: string;
+}
+
+/** The acquirer could not answer now (timeout, 5xx, connection refused): the same call may succeed later. */
 export class AcquirerUnavailableError extends Error {
   constructor(message: string) {
     super(message);
@@ -29,6 +64,25 @@ export class AcquirerUnavailableError extends Error {
   }
 }
 
+/** The acquirer refused the operation for good (4xx with a reason): retrying the same call will not help. */
+export class AcquirerRejectedError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AcquirerRejectedError';
+  }
+}
+
 export interface CardAuthorizer {
+  /** A decline is an answer, not an error; errors are AcquirerUnavailableError or AcquirerRejectedError. */
   authorize(request: AuthorizationRequest): Promise<AuthorizationResult>;
+}
+
+export interface AcquirerClient extends CardAuthorizer {
+  capture(request: CaptureRequest): Promise<MovementResult>;
+  void(request: VoidRequest): Promise<MovementResult>;
+  refund(request: RefundRequest): Promise<MovementResult>;
+  settle(request: SettleRequest): Promise<MovementResult>;
 }

@@ -1,16 +1,14 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Env } from '../config/env';
-import type { AuthorizationResult, CardAuthorizer } from './acquirer-client';
+import type { AcquirerClient } from './acquirer-client';
 
 /**
- * The acquirer the vault worker authorizes through. The acquirer sandbox and its HTTP client
- * arrive with the payment lifecycle; until then there is no acquirer, and an authorization says
- * so instead of pretending to approve.
+ * The acquirer the vault and acquirer workers talk to. Until the sandbox client is wired in, there
+ * is no acquirer, and every call says so instead of pretending to succeed.
  */
-export function acquirerFromEnv(_env: Env): CardAuthorizer {
-  return {
-    async authorize(): Promise<AuthorizationResult> {
-      throw ApplicationFailure.nonRetryable('No acquirer is configured yet: the acquirer sandbox arrives with the payment lifecycle', 'acquirer_not_configured');
-    },
+export function acquirerFromEnv(_env: Env): AcquirerClient {
+  const missing = async (): Promise<never> => {
+    throw ApplicationFailure.nonRetryable('No acquirer is configured', 'acquirer_not_configured');
   };
+  return { authorize: missing, capture: missing, void: missing, refund: missing, settle: missing };
 }

@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { AuthorizationResult, CardAuthorizer } from '../acquirer/acquirer-client';
 import type { TokenizedCard, Vault } from '../vault/vault';
 import { VaultReferenceError } from '../vault/vault';
+import { withAcquirerFailures } from './acquirer-failures';
 import { createReadinessActivities } from './readiness';
 
 export interface VaultActivityDependencies {
@@ -54,7 +55,9 @@ export function createVaultActivities(deps: VaultActivityDependencies) {
       const idempotencyKey = `${input.paymentId}:authorize`;
       return asNonRetryableIfGone(() =>
         deps.vault.withCardForAuthorization(input.token, input.cvvRef, { merchantId: input.merchantId, paymentId: input.paymentId }, (card) =>
-          deps.acquirer.authorize({ ...card, amount: input.amount, currency: input.currency, merchantId: input.merchantId, idempotencyKey }),
+          withAcquirerFailures(() =>
+            deps.acquirer.authorize({ ...card, amount: input.amount, currency: input.currency, merchantId: input.merchantId, idempotencyKey }),
+          ),
         ),
       );
     },

@@ -301,7 +301,7 @@ describe('CachingKeyProvider (the data key cache)', () => {
     // the inner provider, so callers that arrive while that call is in flight each start their own.
     // Concurrent encryptions (concurrent API requests) at start-up and at every refresh all reach
     // the provider (KMS). Marked `failing` so it documents the bug; turn into `it` once fixed.
-    it.failing('concurrent card-pan encryptions share one data key fetch', async () => {
+    it('concurrent card-pan encryptions share one data key fetch', async () => {
       const keys = new CachingKeyProvider(inner, DEFAULT_CACHE_LIMITS, now);
       await Promise.all(Array.from({ length: 1_000 }, (_, i) => encryptRecord(keys, 'card-pan', `cards|tok_${i}`, Buffer.from(`record ${i}`))));
       expect(inner.calls.generate.length).toBeLessThanOrEqual(2);

@@ -22,6 +22,8 @@ export const DEFAULT_CACHE_LIMITS: DataKeyCacheLimits = { maxUses: 1_000, maxAge
 export class CachingKeyProvider implements KeyProvider {
   readonly kind: KeyProvider['kind'];
   private readonly issued = new Map<KeyPurpose, { key: DataKey; uses: number; createdAt: number }>();
+  /** A fetch in flight per purpose: concurrent callers wait for it instead of each calling KMS. */
+  private readonly fetching = new Map<KeyPurpose, Promise<DataKey>>();
   private readonly unwrapped = new Map<string, { plaintext: Buffer; createdAt: number }>();
 
   constructor(
@@ -50,10 +52,24 @@ export class CachingKeyProvider implements KeyProvider {
       entry.uses++;
       return entry.key;
     }
-    const key = await this.inner.generateDataKey(purpose);
-    this.issued.set(purpose, { key, uses: 1, createdAt: this.now() });
-    this.remember(cacheKey(key, key.wrapped, purpose), key.plaintext);
-    return key;
+    const pending = this.fetching.get(purpose);
+    if (pending) {
+      const key = await pending;
+      const fresh = this.issued.get(purpose);
+      if (fresh?.key === key) fresh.uses++;
+      return key;
+    }
+    const fetch = this.inner.generateDataKey(purpose).then((key) => {
+      this.issued.set(purpose, { key, uses: 1, createdAt: this.now() });
+      this.remember(cacheKey(key, key.wrapped, purpose), key.plaintext);
+      return key;
+    });
+    this.fetching.set(purpose, fetch);
+    try {
+      return await fetch;
+    } finally {
+      this.fetching.delete(purpose);
+    }
   }
 
   async unwrapDataKey(ref: MasterKeyRef, wrapped: Buffer, purpose: KeyPurpose): Promise<Buffer> {

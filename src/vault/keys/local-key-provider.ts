@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { z } from 'zod';
 import { CiphertextTamperedError, open, seal } from '../crypto/aes-gcm';
 import { KeyUnwrapError, type DataKey, type KeyProvider, type KeyPurpose, type MasterKeyRef } from './key-provider';
 
@@ -55,17 +56,34 @@ export class LocalKeyProvider implements KeyProvider {
         `Master key file ${file} is readable by others (mode ${mode.toString(8)}); run: chmod 600 ${file}`,
       );
     }
-    let keys: KeyFile;
+    return new LocalKeyProvider(file, readKeyFile(file));
+  }
+
+  /**
+   * Adds a new master key version and makes it current; older versions stay to decrypt. Reads the
+   * file afresh under a lock file, so two rotations (or a stale instance) never overwrite a version.
+   */
+  addVersion(): MasterKeyRef {
+    const lock = `${this.file}.lock`;
+    let fd: number;
     try {
-      keys = JSON.parse(fs.readFileSync(file, 'utf8')) as KeyFile;
+      fd = fs.openSync(lock, 'wx', 0o600);
     } catch {
-      throw new KeyFileError(`Master key file ${file} is not valid JSON`);
+      throw new KeyFileError(`Another key rotation holds ${lock}; wait for it, or remove the file if it is stale`);
     }
-    for (const [version, key] of Object.entries(keys.keys ?? {})) {
-      if (Buffer.from(key, 'base64').length !== 32) throw new KeyFileError(`Master key v${version} in ${file} is not 32 bytes`);
+    try {
+      const latest = readKeyFile(this.file);
+      const next = Math.max(...Object.keys(latest.keys).map(Number)) + 1;
+      const keys: KeyFile = { current: next, keys: { ...latest.keys, [next]: randomBytes(32).toString('base64') } };
+      const partial = `${this.file}.${process.pid}.partial`;
+      fs.writeFileSync(partial, JSON.stringify(keys, null, 2), { mode: 0o600 });
+      fs.renameSync(partial, this.file);
+      this.keys = keys;
+      return this.currentKey();
+    } finally {
+      fs.closeSync(fd);
+      fs.rmSync(lock, { force: true });
     }
-    if (!keys.keys?.[keys.current]) throw new KeyFileError(`Master key file ${file} has no current key v${keys.current}`);
-    return new LocalKeyProvider(file, keys);
   }
 
   currentKey(): MasterKeyRef {
@@ -96,24 +114,51 @@ export class LocalKeyProvider implements KeyProvider {
     return { ref: current, wrapped: rewrapped };
   }
 
-  /** Adds a new master key version and makes it current; older versions stay to decrypt. */
-  addVersion(): MasterKeyRef {
-    const next = Math.max(...Object.keys(this.keys.keys).map(Number)) + 1;
-    const keys: KeyFile = { current: next, keys: { ...this.keys.keys, [next]: randomBytes(32).toString('base64') } };
-    const partial = `${this.file}.${process.pid}.partial`;
-    fs.writeFileSync(partial, JSON.stringify(keys, null, 2), { mode: 0o600 });
-    fs.renameSync(partial, this.file);
-    this.keys = keys;
-    return this.currentKey();
-  }
-
   private masterKey(ref: MasterKeyRef, purpose: KeyPurpose): Buffer {
     // A version we have not seen was added by a rotation in another process: read the file again.
-    if (!this.keys.keys[String(ref.keyVersion)]) this.keys = LocalKeyProvider.open(this.file, { create: false }).keys;
+    if (!this.keys.keys[String(ref.keyVersion)]) {
+      try {
+        this.keys = readKeyFile(this.file);
+      } catch (err) {
+        throw new KeyUnwrapError(ref, purpose, (err as Error).message);
+      }
+    }
     const key = this.keys.keys[String(ref.keyVersion)];
     if (!key) throw new KeyUnwrapError(ref, purpose, `version ${ref.keyVersion} is not in ${this.file}`);
     return Buffer.from(key, 'base64');
   }
+}
+
+const keyFileSchema = z.object({
+  current: z.number().int().positive(),
+  keys: z.record(
+    z.string().regex(/^[1-9]\d*$/, 'versions are positive integers'),
+    z.string().refine((k) => /^[A-Za-z0-9+/]{43}=$/.test(k), 'each key is 32 bytes in base64'),
+  ),
+});
+
+function readKeyFile(file: string): KeyFile {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    throw new KeyFileError(`Master key file ${file} is not valid JSON`);
+  }
+  const parsed = keyFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const [field, version] = issue.path;
+    if (field === 'keys' && version !== undefined && issue.code === 'custom') {
+      throw new KeyFileError(`Master key v${String(version)} in ${file} is not 32 bytes in base64`);
+    }
+    const current = (raw as { current?: unknown } | null)?.current;
+    if (field === 'keys' && version === undefined && Number.isInteger(current)) {
+      throw new KeyFileError(`Master key file ${file} has no current key v${String(current)}`);
+    }
+    throw new KeyFileError(`Master key file ${file} is malformed at ${issue.path.join('.') || 'top level'}: ${issue.message}`);
+  }
+  if (!parsed.data.keys[parsed.data.current]) throw new KeyFileError(`Master key file ${file} has no current key v${parsed.data.current}`);
+  return parsed.data;
 }
 
 function wrapContext(ref: MasterKeyRef, purpose: KeyPurpose): string {

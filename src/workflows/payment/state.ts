@@ -1,0 +1,97 @@
+/**
+ * What a payment is, as the workflow keeps it and the API shows it. Card fields are the vault's
+ * public metadata only: never a PAN or a CVV (DESIGN.md §3, invariant 1).
+ */
+export type PaymentStatus =
+  | 'processing'
+  | 'requires_review'
+  | 'requires_capture'
+  | 'captured'
+  | 'settled'
+  | 'partially_refunded'
+  | 'refunded'
+  | 'declined'
+  | 'canceled'
+  | 'failed'
+  | 'reversed';
+
+export const FINAL_STATUSES: readonly PaymentStatus[] = ['declined', 'canceled', 'failed', 'reversed'];
+
+export type CaptureMethod = 'automatic' | 'manual';
+
+/** Timers of the lifecycle; defaults in DESIGN.md §4, configurable per deployment. */
+export interface PaymentPolicy {
+  authorizationExpiryMs: number;
+  reviewDeadlineMs: number;
+  /** Daily settlement cutoff, "HH:MM" in UTC. */
+  settlementCutoffUtc: string;
+  refundWindowMs: number;
+}
+
+export interface PaymentInput {
+  paymentId: string;
+  merchantId: string;
+  amount: number;
+  currency: string;
+  captureMethod: CaptureMethod;
+  description?: string;
+  metadata?: Record<string, string>;
+  /** Opaque references to the sealed card (src/vault/card-intake.ts). */
+  intakeRef: string;
+  cvvRef: string;
+  /** Public card data known at the edge, shown before tokenization finishes. */
+  cardSummary: { brand: string; last4: string; expMonth: number; expYear: number };
+  /** Hash of the creating request (without card secrets): the same idempotency key with another body is a conflict. */
+  requestHash: string;
+  policy: PaymentPolicy;
+}
+
+export interface PaymentCard {
+  brand: string;
+  last4: string;
+  expMonth: number;
+  expYear: number;
+  fingerprint?: string;
+  issuingCountry?: string;
+}
+
+export interface TimelineEvent {
+  at: string;
+  event: string;
+  detail?: string;
+}
+
+export interface Refund {
+  id: string;
+  amount: number;
+  status: 'succeeded' | 'failed';
+  acquirerRef?: string;
+  failureReason?: string;
+  createdAt: string;
+}
+
+export interface PaymentState {
+  id: string;
+  merchantId: string;
+  status: PaymentStatus;
+  amount: number;
+  currency: string;
+  captureMethod: CaptureMethod;
+  description?: string;
+  metadata: Record<string, string>;
+  amountCapturable: number;
+  amountCaptured: number;
+  amountRefunded: number;
+  card: PaymentCard;
+  fraud?: { decision: 'approve' | 'review' | 'decline'; reasons: { rule: string; detail: string }[]; reviewedBy?: string };
+  declineCode?: string;
+  failure?: { code: string; message: string };
+  refunds: Refund[];
+  /** When an uncaptured authorization expires (manual capture). */
+  captureBefore?: string;
+  settledAt?: string;
+  refundableUntil?: string;
+  createdAt: string;
+  requestHash: string;
+  timeline: TimelineEvent[];
+}
