@@ -1,14 +1,11 @@
-import { ApplicationFailure } from '@temporalio/common';
 import type { Env } from '../config/env';
 import type { AcquirerClient } from './acquirer-client';
+import { HttpAcquirerClient } from './http-acquirer-client';
 
 /**
- * The acquirer the vault and acquirer workers talk to. Until the sandbox client is wired in, there
- * is no acquirer, and every call says so instead of pretending to succeed.
+ * The acquirer the vault and acquirer workers talk to: the sandbox under `npm start` and in tests,
+ * and in production a connector with the same interface at ACQUIRER_URL.
  */
-export function acquirerFromEnv(_env: Env): AcquirerClient {
-  const missing = async (): Promise<never> => {
-    throw ApplicationFailure.nonRetryable('No acquirer is configured', 'acquirer_not_configured');
-  };
-  return { authorize: missing, capture: missing, void: missing, refund: missing, settle: missing };
+export function acquirerFromEnv(env: Env): AcquirerClient {
+  return new HttpAcquirerClient({ baseUrl: env.ACQUIRER_URL });
 }

@@ -5,6 +5,8 @@ import type { Logger } from '../logging/logger';
 import { errorHandler, notFoundHandler } from './errors';
 import { codecRoutes } from './routes/codec';
 import { healthRoutes } from './routes/health';
+import { paymentRoutes } from './routes/payments';
+import type { PaymentService } from './payments/payment-service';
 
 export interface AppDependencies {
   client: Client;
@@ -14,6 +16,7 @@ export interface AppDependencies {
   codec: PayloadCodec;
   /** Origins allowed to call the codec endpoint from a browser: the Web UI's. */
   codecAllowedOrigins: string[];
+  payments: PaymentService;
 }
 
 /** The Express application, without listening: tests mount it on an ephemeral port. */
@@ -25,6 +28,7 @@ export function createApp(deps: AppDependencies): Express {
   app.use('/codec', express.json({ limit: '4mb' }));
   app.use(codecRoutes(deps.codec, { allowedOrigins: deps.codecAllowedOrigins }));
   app.use(express.json({ limit: '16kb' }));
+  app.use(paymentRoutes(deps.payments));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));
   return app;

@@ -5,7 +5,7 @@ import type { Logger } from '../logging/logger';
  * The one error shape of the API, in the spirit of Stripe's:
  * `{"error": {"type", "code", "message", "param"}}`. Never a stack trace.
  */
-export type ErrorType = 'invalid_request_error' | 'authentication_error' | 'not_found_error' | 'conflict_error' | 'api_error';
+export type ErrorType = 'invalid_request_error' | 'card_error' | 'authentication_error' | 'not_found_error' | 'conflict_error' | 'api_error';
 
 export interface ErrorBody {
   error: { type: ErrorType; code: string; message: string; param?: string };

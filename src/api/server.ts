@@ -7,19 +7,34 @@ import { createLazyClient, temporalAddress } from '../temporal/connection';
 import { gatewayDataConverter } from '../temporal/data-converter';
 import { EncryptionCodec } from '../temporal/payload-codec';
 import { openKeyProvider } from '../vault/keys/open-key-provider';
+import { AuditLog } from '../audit/audit-log';
+import { openDb } from '../storage/open-db';
+import { CardIntake } from '../vault/card-intake';
+import type { DataKeyIssuer } from '../vault/keys/key-provider';
+import { verifyMasterKey } from '../vault/vault';
+import { PaymentService } from './payments/payment-service';
+import { paymentPolicy } from './payments/policy';
 import { createApp } from './app';
 
 async function main(): Promise<void> {
   const env = loadEnv();
   const logger = createLogger({ name: 'api', level: env.LOG_LEVEL });
   const keys = await openKeyProvider(env);
+  const db = await openDb({ databaseUrl: env.DATABASE_URL, dataDir: env.DATA_DIR });
+  // The wrong master key stops the API here, not at the first payment.
+  if (keys.kind === 'local') await verifyMasterKey(db, keys);
   const client = createLazyClient(env, gatewayDataConverter(keys));
+  // The API seals cards with an issuer of data keys only: it cannot read a card back.
+  const issuer: DataKeyIssuer = { kind: keys.kind, generateDataKey: (purpose) => keys.generateDataKey(purpose) };
+  const intake = new CardIntake(db, issuer, new AuditLog(db), { ttlMs: env.CVV_TTL_MINUTES * 60_000 });
+  const payments = new PaymentService(client, intake, { policy: paymentPolicy(env), authorizationWaitMs: env.AUTHORIZATION_WAIT_MS });
   const app = createApp({
     client,
     logger,
     readinessTimeoutMs: env.READINESS_TIMEOUT_MS,
     codec: new EncryptionCodec(keys),
     codecAllowedOrigins: env.CODEC_CORS_ORIGINS ?? [`http://localhost:${env.TEMPORAL_UI_PORT}`, `http://127.0.0.1:${env.TEMPORAL_UI_PORT}`],
+    payments,
   });
 
   const server = app.listen(env.PORT);
@@ -31,7 +46,7 @@ async function main(): Promise<void> {
     // close() stops accepting connections and waits for in-flight requests; idle keep-alive
     // connections are closed at once so the wait is only for real work.
     server.close(() => {
-      void client.connection.close().finally(() => logger.info('API stopped'));
+      void Promise.allSettled([client.connection.close(), db.close()]).finally(() => logger.info('API stopped'));
     });
     server.closeIdleConnections();
   });

@@ -48,8 +48,16 @@ async function main(): Promise<void> {
     );
   }
 
-  const childEnv = { ...process.env, TEMPORAL_ADDRESS: address, GATEWAY_SUPERVISOR_PID: String(process.pid) };
+  const childEnv = {
+    ...process.env,
+    TEMPORAL_ADDRESS: address,
+    // The workers reach the sandbox started below unless a real acquirer is configured.
+    ACQUIRER_URL: process.env.ACQUIRER_URL || `http://127.0.0.1:${env.ACQUIRER_SANDBOX_PORT}`,
+    GATEWAY_SUPERVISOR_PID: String(process.pid),
+  };
+  // The acquirer sandbox stands in for a card acquirer on this machine (README, "Test cards").
   const children = [
+    new ManagedProcess({ name: 'acquirer-sandbox', script: path.join(__dirname, '..', 'acquirer', 'sandbox', 'server.js'), env: childEnv, log }),
     ...ALL_QUEUES.map((queue) => new ManagedProcess({ name: `worker:${queue}`, script: path.join(__dirname, '..', 'workers', `${queue}.js`), env: childEnv, log })),
     new ManagedProcess({ name: 'api', script: path.join(__dirname, '..', 'api', 'server.js'), env: childEnv, log }),
   ];
@@ -62,7 +70,8 @@ async function main(): Promise<void> {
     log(`${signal}: stopping the API, then the workers, then Temporal`);
     const api = children[children.length - 1]!;
     await api.stop(10_000);
-    await Promise.all(children.slice(0, -1).map((worker) => worker.stop(30_000)));
+    await Promise.all(children.slice(1, -1).map((worker) => worker.stop(30_000)));
+    await children[0]!.stop(10_000); // the sandbox last, so workers finishing a call still reach it
     await devServer?.stop();
     log('stopped');
     process.exit(0);

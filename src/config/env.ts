@@ -15,10 +15,12 @@ const optionalPath = z
   .min(1)
   .optional()
   .transform((p) => (p === undefined ? undefined : path.resolve(p)));
-const flag = z
-  .enum(['true', 'false', '1', '0', ''])
-  .optional()
-  .transform((v) => v === 'true' || v === '1');
+const flagDefaulting = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0'])
+    .optional()
+    .transform((v) => (v === undefined ? fallback : v === 'true' || v === '1'));
+const flag = flagDefaulting(false);
 
 export const envSchema = z.object({
   /** host:port of an existing Temporal frontend. Unset: `npm start` runs the embedded dev server. */
@@ -61,6 +63,16 @@ export const envSchema = z.object({
     .string()
     .optional()
     .transform((v) => v?.split(',').map((o) => o.trim()).filter(Boolean)),
+  /** The acquirer: the sandbox under `npm start`, a real connector's endpoint in production. */
+  ACQUIRER_URL: z.string().trim().url().default('http://127.0.0.1:4100'),
+  ACQUIRER_SANDBOX_PORT: port.default(4100),
+  /** How long POST /v1/payments waits for the authorization decision before answering 202 processing. */
+  AUTHORIZATION_WAIT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  /** Lifecycle timers (DESIGN.md §4). */
+  AUTHORIZATION_EXPIRY_HOURS: z.coerce.number().positive().max(24 * 31).default(7 * 24),
+  FRAUD_REVIEW_DEADLINE_HOURS: z.coerce.number().positive().max(24 * 14).default(24),
+  SETTLEMENT_CUTOFF_UTC: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, 'must be HH:MM or HH:MM:SS (UTC)').default('22:00'),
+  REFUND_WINDOW_DAYS: z.coerce.number().positive().max(3 * 365).default(180),
   /** How long GET /readyz waits for its probe workflow before it answers 503. */
   READINESS_TIMEOUT_MS: z.coerce.number().int().min(500).max(60_000).default(5_000),
 });

@@ -2,9 +2,10 @@ import type { Db } from './db';
 import type { Migration } from './migrations/migration';
 import { migration as vault } from './migrations/001-vault';
 import { migration as auditLog } from './migrations/002-audit-log';
+import { migration as fraud } from './migrations/003-fraud';
 
 /** Every migration, in order. */
-export const MIGRATIONS: readonly Migration[] = [vault, auditLog];
+export const MIGRATIONS: readonly Migration[] = [vault, auditLog, fraud];
 
 /**
  * Brings the schema up to date. Safe when several processes start at once (API and vault worker):

@@ -3,3 +3,4 @@
  * imports) must stay deterministic: no Node modules, no I/O, no clocks but the workflow's.
  */
 export { readinessWorkflow } from './readiness';
+export { paymentWorkflow } from './payment/payment-workflow';

@@ -12,7 +12,7 @@ function childrenOf(pid: number): Map<string, number> {
   const children = new Map<string, number>();
   for (const line of out.trim().split('\n')) {
     const [, childPid, args] = /^\s*(\d+)\s+(.*)$/.exec(line) ?? [];
-    const entry = /dist\/(workers\/\w+|api\/server)\.js/.exec(args ?? '')?.[1] ?? (/start-dev/.test(args ?? '') ? 'temporal' : undefined);
+    const entry = /dist\/(workers\/\w+|api\/server|acquirer\/sandbox\/server)\.js/.exec(args ?? '')?.[1] ?? (/start-dev/.test(args ?? '') ? 'temporal' : undefined);
     if (entry && childPid) children.set(entry, Number(childPid));
   }
   return children;
@@ -43,17 +43,18 @@ async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => bool
 
 describe('npm start: the whole gateway from one command', () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gateway-data-'));
-  let ports: { api: number; temporal: number; ui: number };
+  let ports: { api: number; temporal: number; ui: number; acquirer: number };
   let gateway: RunningProcess | undefined;
 
   const start = () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(ports.api), TEMPORAL_DEV_PORT: String(ports.temporal), TEMPORAL_UI_PORT: String(ports.ui), DATA_DIR: dataDir };
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(ports.api), TEMPORAL_DEV_PORT: String(ports.temporal), TEMPORAL_UI_PORT: String(ports.ui), ACQUIRER_SANDBOX_PORT: String(ports.acquirer), DATA_DIR: dataDir };
     delete env.TEMPORAL_ADDRESS;
+    delete env.ACQUIRER_URL;
     return startNodeProcess('npm-start', 'cli/start.js', env);
   };
 
   beforeAll(async () => {
-    ports = { api: await freePort(), temporal: await freePort(), ui: await freePort() };
+    ports = { api: await freePort(), temporal: await freePort(), ui: await freePort(), acquirer: await freePort() };
   });
   afterAll(async () => {
     await gateway?.stop('SIGINT');
@@ -70,7 +71,7 @@ describe('npm start: the whole gateway from one command', () => {
     expect(ui.status).toBe(200);
     expect(await ui.text()).toMatch(/<html/i);
     expect([...childrenOf(gateway.child.pid!).keys()].sort()).toEqual(
-      ['api/server', 'temporal', 'workers/acquirer', 'workers/fraud', 'workers/payments', 'workers/vault'].sort(),
+      ['acquirer/sandbox/server', 'api/server', 'temporal', 'workers/acquirer', 'workers/fraud', 'workers/payments', 'workers/vault'].sort(),
     );
     expect(fs.existsSync(path.join(dataDir, 'temporal.db'))).toBe(true);
   });
@@ -100,7 +101,7 @@ describe('npm start: the whole gateway from one command', () => {
 
   it('Ctrl-C stops everything cleanly: exit 0, no process left behind', async () => {
     const children = [...childrenOf(gateway!.child.pid!).values()];
-    expect(children.length).toBe(5); // fraud was stopped above
+    expect(children.length).toBe(6); // fraud was stopped above
     const ended = await gateway!.stop('SIGINT');
     expect(ended).toEqual({ code: 0, signal: null });
     expect(children.filter(alive)).toEqual([]);

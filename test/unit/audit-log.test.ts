@@ -100,16 +100,16 @@ describe('AuditLog on SQLite (hash chain, append-only)', () => {
     beforeEach(() => appendMany(3));
 
     it('refuses UPDATE', async () => {
-      await expect(db.execute("UPDATE audit_log SET details = '{}' WHERE seq = 2")).rejects.toThrow(/append-only/);
-      await expect(db.execute('UPDATE audit_log SET outcome = $1', ['failure'])).rejects.toThrow(/append-only/);
+      await expect(db.execute("UPDATE audit_log SET details = '{}' WHERE seq = 2")).rejects.toMatchObject({ message: expect.stringMatching(/append-only/) });
+      await expect(db.execute('UPDATE audit_log SET outcome = $1', ['failure'])).rejects.toMatchObject({ message: expect.stringMatching(/append-only/) });
       await expect(
         db.transaction((tx) => tx.execute("UPDATE audit_log SET actor = 'someone else' WHERE seq = 1")),
-      ).rejects.toThrow(/append-only/);
+      ).rejects.toMatchObject({ message: expect.stringMatching(/append-only/) });
     });
 
     it('refuses DELETE', async () => {
-      await expect(db.execute('DELETE FROM audit_log WHERE seq = 3')).rejects.toThrow(/append-only/);
-      await expect(db.execute('DELETE FROM audit_log')).rejects.toThrow(/append-only/);
+      await expect(db.execute('DELETE FROM audit_log WHERE seq = 3')).rejects.toMatchObject({ message: expect.stringMatching(/append-only/) });
+      await expect(db.execute('DELETE FROM audit_log')).rejects.toMatchObject({ message: expect.stringMatching(/append-only/) });
     });
 
     it('leaves the log intact after the refusals', async () => {

@@ -1,0 +1,63 @@
+import { createHash } from 'node:crypto';
+import { SandboxError } from './errors';
+import type { Ledger, LedgerEntry } from './ledger';
+
+/**
+ * Idempotency as acquirers (and Stripe) do it: the first final answer to a key is stored and
+ * replayed, status and body alike, to every retry of the same request, which moves no money. A
+ * transient answer (503) is not stored, so a retry can still succeed. The same key with a
+ * different request is refused: it is a caller's bug, not a retry.
+ */
+
+export type Operation = 'authorize' | 'capture' | 'void' | 'refund' | 'settle';
+
+export type Answer =
+  /** Stored and replayed. `movement` is the ledger row written, if any. */
+  | { final: true; httpStatus: number; body: object; movement?: LedgerEntry }
+  /** Not stored: the same call may succeed later. */
+  | { final: false; httpStatus: 503; body: object };
+
+export type IdempotentAnswer = Answer & { replayed: boolean };
+
+/**
+ * A SHA-256 of everything that makes up the request: the operation, the reference in the path and
+ * the validated body (card data included, so a retry with another card is caught). Only this hash
+ * is stored, never the request.
+ */
+export function requestHash(operation: Operation, request: Record<string, unknown>): string {
+  const canonical = JSON.stringify([operation, Object.entries(request).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+export function answerIdempotently(
+  ledger: Ledger,
+  call: { idempotencyKey: string; operation: Operation; requestHash: string },
+  execute: () => Answer,
+): IdempotentAnswer {
+  // One transaction from lookup to stored answer: two concurrent calls with one key cannot both
+  // miss the record and both move money.
+  return ledger.transaction(() => {
+    const stored = ledger.findAnswer(call.idempotencyKey);
+    if (stored !== undefined) {
+      if (stored.operation !== call.operation || stored.requestHash !== call.requestHash) {
+        throw new SandboxError(
+          409,
+          'idempotency_key_reused',
+          `Idempotency-Key ${call.idempotencyKey} was already used for a different request (${stored.operation}); use a new key for a new request`,
+        );
+      }
+      return { final: true, httpStatus: stored.httpStatus, body: stored.body as object, replayed: true };
+    }
+    const answer = execute();
+    if (answer.final) {
+      ledger.saveAnswer({
+        idempotencyKey: call.idempotencyKey,
+        operation: call.operation,
+        requestHash: call.requestHash,
+        httpStatus: answer.httpStatus,
+        body: answer.body,
+      });
+    }
+    return { ...answer, replayed: false };
+  });
+}

@@ -1,0 +1,152 @@
+import { randomBytes, randomInt } from 'node:crypto';
+import { unavailableBody } from './errors';
+import type { Answer } from './idempotency';
+import type { Ledger, LedgerEntry } from './ledger';
+import type { AmountBody, AuthorizationBody } from './requests';
+import { TRANSIENT_ATTEMPTS, behaviourOf, declineOf } from './test-cards';
+
+/**
+ * The acquirer's rules for each money movement. Each method runs inside the idempotency
+ * transaction (idempotency.ts) and is synchronous, so its checks and its ledger write are atomic.
+ *
+ * - capture: an approved authorization, not voided, not captured before, at most its amount.
+ * - void: an approved authorization, not captured, not voided before.
+ * - refund: a capture, up to what is captured and not refunded yet; partial refunds add up.
+ * - settle: a capture, once.
+ *
+ * Refusals are final answers (stored and replayed like successes); only transient failures are not.
+ */
+export class SandboxAcquirer {
+  constructor(private readonly ledger: Ledger) {}
+
+  authorize(idempotencyKey: string, request: AuthorizationBody): Answer {
+    const behaviour = behaviourOf(request.pan);
+    if (behaviour === 'transient_then_approve' && this.ledger.countAttempt(idempotencyKey) <= TRANSIENT_ATTEMPTS) {
+      return { final: false, httpStatus: 503, body: unavailableBody() };
+    }
+    const decline = declineOf(behaviour);
+    const movement = this.ledger.record({
+      ref: newRef('auth'),
+      kind: 'authorization',
+      status: decline ? 'declined' : 'approved',
+      // A decline is recorded, but moves nothing.
+      amount: decline ? 0 : request.amount,
+      currency: request.currency,
+      merchant_id: request.merchant_id,
+      idempotency_key: idempotencyKey,
+      card_last4: request.pan.slice(-4),
+      card_behaviour: behaviour,
+    });
+    if (decline) {
+      return {
+        final: true,
+        httpStatus: 402,
+        body: { ref: movement.ref, status: 'declined', decline_code: decline.code, message: decline.message },
+        movement,
+      };
+    }
+    return { final: true, httpStatus: 201, body: { ref: movement.ref, status: 'approved', authorization_code: authorizationCode() }, movement };
+  }
+
+  capture(idempotencyKey: string, authorizationRef: string, request: AmountBody): Answer {
+    const authorization = this.approvedAuthorization(authorizationRef);
+    if ('refusal' in authorization) return authorization.refusal;
+    const { entry } = authorization;
+    if (this.ledger.childrenOf(entry.ref, 'void').length > 0) {
+      return refusal(409, 'already_voided', `Authorization ${entry.ref} was voided; it cannot be captured`);
+    }
+    if (this.ledger.childrenOf(entry.ref, 'capture').length > 0) {
+      return refusal(409, 'already_captured', `Authorization ${entry.ref} was already captured; an authorization is captured once`);
+    }
+    if (request.amount > entry.amount) {
+      return refusal(422, 'amount_exceeds_authorized', `Cannot capture ${request.amount}: authorization ${entry.ref} is for ${entry.amount}`);
+    }
+    if (entry.card_behaviour === 'capture_fails') {
+      return refusal(422, 'capture_failed', `The issuer refused the capture of authorization ${entry.ref}; void it instead`);
+    }
+    return this.moved(idempotencyKey, entry, { kind: 'capture', amount: request.amount, prefix: 'cap' });
+  }
+
+  void(idempotencyKey: string, authorizationRef: string): Answer {
+    const authorization = this.approvedAuthorization(authorizationRef);
+    if ('refusal' in authorization) return authorization.refusal;
+    const { entry } = authorization;
+    if (this.ledger.childrenOf(entry.ref, 'capture').length > 0) {
+      return refusal(409, 'already_captured', `Authorization ${entry.ref} was captured; refund the capture instead of voiding`);
+    }
+    if (this.ledger.childrenOf(entry.ref, 'void').length > 0) {
+      return refusal(409, 'already_voided', `Authorization ${entry.ref} was already voided`);
+    }
+    return this.moved(idempotencyKey, entry, { kind: 'void', amount: entry.amount, prefix: 'void' });
+  }
+
+  refund(idempotencyKey: string, captureRef: string, request: AmountBody): Answer {
+    const capture = this.ledger.find(captureRef);
+    if (capture?.kind !== 'capture') return refusal(404, 'not_found', `No capture ${captureRef}`);
+    const refunded = this.ledger.childrenOf(capture.ref, 'refund').reduce((sum, r) => sum + r.amount, 0);
+    const refundable = capture.amount - refunded;
+    if (request.amount > refundable) {
+      return refusal(
+        422,
+        'refund_exceeds_captured',
+        `Cannot refund ${request.amount}: capture ${capture.ref} of ${capture.amount} has ${refundable} left to refund`,
+      );
+    }
+    return this.moved(idempotencyKey, capture, { kind: 'refund', amount: request.amount, prefix: 'ref' });
+  }
+
+  settle(idempotencyKey: string, captureRef: string): Answer {
+    const capture = this.ledger.find(captureRef);
+    if (capture?.kind !== 'capture') return refusal(404, 'not_found', `No capture ${captureRef}`);
+    if (this.ledger.childrenOf(capture.ref, 'settlement').length > 0) {
+      return refusal(409, 'already_settled', `Capture ${capture.ref} was already settled`);
+    }
+    const authorization = capture.parent_ref === null ? undefined : this.ledger.find(capture.parent_ref);
+    if (authorization?.card_behaviour === 'settlement_fails') {
+      return refusal(422, 'settlement_failed', `The issuer refused the settlement of capture ${capture.ref}; refund it instead`);
+    }
+    return this.moved(idempotencyKey, capture, { kind: 'settlement', amount: capture.amount, prefix: 'stl' });
+  }
+
+  private approvedAuthorization(ref: string): { entry: LedgerEntry } | { refusal: Answer } {
+    const entry = this.ledger.find(ref);
+    if (entry?.kind !== 'authorization') return { refusal: refusal(404, 'not_found', `No authorization ${ref}`) };
+    if (entry.status !== 'approved') {
+      return { refusal: refusal(409, 'authorization_declined', `Authorization ${ref} was declined; there is nothing to capture or void`) };
+    }
+    return { entry };
+  }
+
+  private moved(
+    idempotencyKey: string,
+    parent: LedgerEntry,
+    movement: { kind: 'capture' | 'void' | 'refund' | 'settlement'; amount: number; prefix: string },
+  ): Answer {
+    const entry = this.ledger.record({
+      ref: newRef(movement.prefix),
+      kind: movement.kind,
+      status: 'succeeded',
+      parent_ref: parent.ref,
+      amount: movement.amount,
+      currency: parent.currency,
+      merchant_id: parent.merchant_id,
+      idempotency_key: idempotencyKey,
+    });
+    return { final: true, httpStatus: 201, body: { ref: entry.ref }, movement: entry };
+  }
+}
+
+function refusal(httpStatus: number, code: string, message: string): Answer {
+  return { final: true, httpStatus, body: { error: { code, message } } };
+}
+
+function newRef(prefix: string): string {
+  return `${prefix}_${randomBytes(12).toString('hex')}`;
+}
+
+const CODE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
+
+/** Six characters, as issuers' approval codes are. */
+function authorizationCode(): string {
+  return Array.from({ length: 6 }, () => CODE_ALPHABET[randomInt(CODE_ALPHABET.length)]).join('');
+}

@@ -1,0 +1,289 @@
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  WithStartWorkflowOperation,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateStage,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { SA } from '../../temporal/search-attribute-keys';
+import { TASK_QUEUES } from '../../temporal/task-queues';
+import type { CardIntake } from '../../vault/card-intake';
+import { CardValidationError, validateCard } from '../../vault/card-validation';
+import {
+  authorizationDecidedUpdate,
+  cancelUpdate,
+  captureUpdate,
+  paymentStateQuery,
+  refundUpdate,
+  reviewUpdate,
+} from '../../workflows/payment/definitions';
+import type { paymentWorkflow } from '../../workflows/payment/payment-workflow';
+import type { PaymentPolicy, PaymentState, PaymentStatus } from '../../workflows/payment/state';
+import { ApiError } from '../errors';
+import { paymentView, type PaymentView } from './payment-view';
+import type { CreatePaymentBody } from './schemas';
+
+export interface PaymentServiceOptions {
+  policy: PaymentPolicy;
+  /** How long POST /v1/payments waits for the authorization decision before answering 202. */
+  authorizationWaitMs: number;
+}
+
+export interface CreateResult {
+  /** 201 a new payment with its decision, 200 the same request again, 202 still processing. */
+  status: 200 | 201 | 202;
+  payment: PaymentView | { id: string; object: 'payment'; status: 'processing' };
+}
+
+/**
+ * The merchant API's payment operations, over Temporal: one workflow per payment, its id derived
+ * from the merchant and the idempotency key, so a retried request finds the same payment.
+ */
+export class PaymentService {
+  constructor(
+    private readonly client: Client,
+    private readonly intake: CardIntake,
+    private readonly options: PaymentServiceOptions,
+  ) {}
+
+  async create(merchantId: string, idempotencyKey: string, body: CreatePaymentBody): Promise<CreateResult> {
+    const paymentId = paymentIdFor(merchantId, idempotencyKey);
+    let card;
+    try {
+      card = validateCard(body.card);
+    } catch (err) {
+      if (err instanceof CardValidationError) throw new ApiError(400, 'card_error', err.code, err.message, err.param);
+      throw err;
+    }
+    const requestHash = hashRequest(body, card);
+    const handle = this.client.workflow.getHandle<typeof paymentWorkflow>(paymentId);
+
+    // A retried request: answer with the payment it created, or refuse a different body.
+    if (await this.exists(handle)) return this.replay(handle, requestHash);
+
+    const sealed = await this.intake.seal(card, { actor: `merchant:${merchantId}`, merchantId });
+    const start = new WithStartWorkflowOperation<typeof paymentWorkflow>('paymentWorkflow', {
+      workflowId: paymentId,
+      taskQueue: TASK_QUEUES.payments,
+      // Two identical requests racing each other end up on one workflow, never two payments.
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      args: [
+        {
+          paymentId,
+          merchantId,
+          amount: body.amount,
+          currency: body.currency,
+          captureMethod: body.capture_method,
+          ...(body.description !== undefined ? { description: body.description } : {}),
+          metadata: body.metadata ?? {},
+          intakeRef: sealed.intakeRef,
+          cvvRef: sealed.cvvRef,
+          cardSummary: { brand: card.brand, last4: card.last4, expMonth: card.expMonth, expYear: card.expYear },
+          requestHash,
+          policy: this.options.policy,
+        },
+      ],
+      typedSearchAttributes: [
+        { key: SA.merchantId, value: merchantId },
+        { key: SA.status, value: 'processing' },
+        { key: SA.amount, value: body.amount },
+        { key: SA.currency, value: body.currency },
+        { key: SA.cardBrand, value: card.brand },
+        { key: SA.cardLast4, value: card.last4 },
+      ],
+    });
+    const update = await this.client.workflow.startUpdateWithStart(authorizationDecidedUpdate, {
+      startWorkflowOperation: start,
+      waitForStage: WorkflowUpdateStage.ACCEPTED,
+    });
+    const state = await withinMs(update.result(), this.options.authorizationWaitMs);
+    if (!state) return { status: 202, payment: { id: paymentId, object: 'payment', status: 'processing' } };
+    if (state.requestHash !== requestHash) throw idempotencyConflict();
+    return { status: 201, payment: paymentView(state) };
+  }
+
+  async get(merchantId: string, paymentId: string): Promise<PaymentView> {
+    return paymentView(await this.state(await this.owned(merchantId, paymentId)));
+  }
+
+  async list(merchantId: string, options: { status?: PaymentStatus; limit: number; cursor?: string }) {
+    const clauses = [`WorkflowType = 'paymentWorkflow'`, `MerchantId = ${quote(merchantId)}`];
+    if (options.status) clauses.push(`PaymentStatus = ${quote(options.status)}`);
+    const response = await this.client.workflowService.listWorkflowExecutions({
+      namespace: this.client.options.namespace,
+      query: `${clauses.join(' AND ')} ORDER BY StartTime DESC`,
+      pageSize: options.limit,
+      nextPageToken: options.cursor ? Buffer.from(options.cursor, 'base64url') : undefined,
+    });
+    const data = (response.executions ?? []).map((execution) => {
+      const attributes = execution.searchAttributes?.indexedFields ?? {};
+      const read = (name: string) => {
+        const payload = attributes[name];
+        return payload?.data ? (JSON.parse(Buffer.from(payload.data).toString()) as unknown) : null;
+      };
+      return {
+        id: execution.execution?.workflowId,
+        object: 'payment',
+        status: read('PaymentStatus'),
+        amount: read('AmountMinor'),
+        currency: read('Currency'),
+        card: { brand: read('CardBrand'), last4: read('CardLast4') },
+        created: execution.startTime?.seconds ? new Date(Number(execution.startTime.seconds) * 1000).toISOString() : null,
+      };
+    });
+    const next = response.nextPageToken?.length ? Buffer.from(response.nextPageToken).toString('base64url') : null;
+    return { object: 'list', data, has_more: next !== null, next_cursor: next };
+  }
+
+  async capture(merchantId: string, paymentId: string, amount?: number): Promise<PaymentView> {
+    const handle = await this.owned(merchantId, paymentId);
+    return paymentView(await this.act(handle, () => handle.executeUpdate(captureUpdate, { args: [{ ...(amount !== undefined ? { amount } : {}) }] })));
+  }
+
+  async cancel(merchantId: string, paymentId: string, reason?: string): Promise<PaymentView> {
+    const handle = await this.owned(merchantId, paymentId);
+    return paymentView(await this.act(handle, () => handle.executeUpdate(cancelUpdate, { args: [{ ...(reason ? { reason } : {}) }] })));
+  }
+
+  async refund(merchantId: string, paymentId: string, request: { amount?: number; reason?: string; idempotencyKey?: string }) {
+    const handle = await this.owned(merchantId, paymentId);
+    // The same refund request retried is the same refund; without a key each request is new.
+    const refundId = `re_${request.idempotencyKey ? createHash('sha256').update(`${paymentId}\0${request.idempotencyKey}`).digest('hex').slice(0, 24) : randomUUID().replace(/-/g, '').slice(0, 24)}`;
+    const state = await this.act(handle, () =>
+      handle.executeUpdate(refundUpdate, {
+        args: [{ refundId, ...(request.amount !== undefined ? { amount: request.amount } : {}), ...(request.reason ? { reason: request.reason } : {}) }],
+      }),
+    );
+    const refund = state.refunds.find((r) => r.id === refundId)!;
+    return {
+      id: refund.id,
+      object: 'refund',
+      payment: paymentId,
+      amount: refund.amount,
+      currency: state.currency,
+      status: refund.status,
+      failure_reason: refund.failureReason ?? null,
+      created: refund.createdAt,
+    };
+  }
+
+  async review(paymentId: string, decision: 'approve' | 'reject', actor: string): Promise<PaymentView> {
+    const handle = this.client.workflow.getHandle<typeof paymentWorkflow>(paymentId);
+    if (!(await this.exists(handle))) throw notFound(paymentId);
+    return paymentView(await this.act(handle, () => handle.executeUpdate(reviewUpdate, { args: [{ decision, actor }] })));
+  }
+
+  /** The payment if it belongs to this merchant; otherwise 404, exactly as if it did not exist. */
+  private async owned(merchantId: string, paymentId: string): Promise<WorkflowHandle<typeof paymentWorkflow>> {
+    const handle = this.client.workflow.getHandle<typeof paymentWorkflow>(paymentId);
+    try {
+      const description = await handle.describe();
+      if (description.typedSearchAttributes.get(SA.merchantId) !== merchantId) throw notFound(paymentId);
+      return handle;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw notFound(paymentId);
+      throw err;
+    }
+  }
+
+  private async exists(handle: WorkflowHandle): Promise<boolean> {
+    try {
+      await handle.describe();
+      return true;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
+  }
+
+  private async replay(handle: WorkflowHandle<typeof paymentWorkflow>, requestHash: string): Promise<CreateResult> {
+    const state = await this.state(handle);
+    if (state.requestHash !== requestHash) throw idempotencyConflict();
+    if (state.status === 'processing') return { status: 202, payment: paymentView(state) };
+    return { status: 200, payment: paymentView(state) };
+  }
+
+  private async state(handle: WorkflowHandle<typeof paymentWorkflow>): Promise<PaymentState> {
+    const state = await withinMs(handle.query(paymentStateQuery), 10_000);
+    if (!state) throw new ApiError(503, 'api_error', 'payments_unavailable', 'The payment could not be read in time; retry shortly');
+    return state;
+  }
+
+  /** Runs an update; a refused transition becomes a 409 with the workflow's reason, and changes nothing. */
+  private async act(handle: WorkflowHandle<typeof paymentWorkflow>, update: () => Promise<PaymentState>): Promise<PaymentState> {
+    try {
+      return await update();
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
+        throw new ApiError(409, 'conflict_error', err.cause.type ?? 'invalid_transition', err.cause.message);
+      }
+      if (err instanceof WorkflowNotFoundError || /workflow execution already completed/i.test((err as Error).message)) {
+        const state = await this.state(handle);
+        const code = ['settled', 'refunded', 'partially_refunded'].includes(state.status) ? 'refund_window_closed' : 'payment_closed';
+        throw new ApiError(409, 'conflict_error', code, `Payment ${state.id} is closed (${state.status}); nothing can change it any more`);
+      }
+      throw err;
+    }
+  }
+}
+
+/** Payment ids are derived from the merchant and the idempotency key: the same request finds the same workflow. */
+export function paymentIdFor(merchantId: string, idempotencyKey: string): string {
+  return `pay_${createHash('sha256').update(`${merchantId}\0${idempotencyKey}`).digest('hex').slice(0, 24)}`;
+}
+
+/**
+ * What makes two creation requests "the same": every field, with the card reduced to what may be
+ * kept (BIN, last4, length, expiry). Hashing the full PAN would make the hash a way to test guesses
+ * of the card number, so the PAN and CVC stay out of it.
+ */
+function hashRequest(body: CreatePaymentBody, card: { pan: string; bin: string; last4: string; expMonth: number; expYear: number }): string {
+  const canonical = JSON.stringify([
+    body.amount,
+    body.currency,
+    body.capture_method,
+    body.description ?? null,
+    Object.entries(body.metadata ?? {}).sort(([a], [b]) => a.localeCompare(b)),
+    card.bin,
+    card.last4,
+    card.pan.length,
+    card.expMonth,
+    card.expYear,
+  ]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+function quote(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+function notFound(paymentId: string): ApiError {
+  return new ApiError(404, 'not_found_error', 'payment_not_found', `No payment ${paymentId}`, 'id');
+}
+
+function idempotencyConflict(): ApiError {
+  return new ApiError(
+    409,
+    'conflict_error',
+    'idempotency_key_reused',
+    'This Idempotency-Key was already used with a different request; use a new key for a new payment',
+    'Idempotency-Key',
+  );
+}
+
+async function withinMs<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+    promise.catch(() => undefined);
+  }
+}

@@ -1,0 +1,46 @@
+import type { PaymentState } from '../../workflows/payment/state';
+
+/**
+ * A payment as merchants see it: snake_case, amounts in minor units, the card's public metadata.
+ * Never the PAN or CVV: the workflow never had them.
+ */
+export function paymentView(state: PaymentState) {
+  return {
+    id: state.id,
+    object: 'payment',
+    status: state.status,
+    amount: state.amount,
+    amount_capturable: state.amountCapturable,
+    amount_captured: state.amountCaptured,
+    amount_refunded: state.amountRefunded,
+    currency: state.currency,
+    capture_method: state.captureMethod,
+    description: state.description ?? null,
+    metadata: state.metadata,
+    card: {
+      brand: state.card.brand,
+      last4: state.card.last4,
+      exp_month: state.card.expMonth,
+      exp_year: state.card.expYear,
+      fingerprint: state.card.fingerprint ?? null,
+      country: state.card.issuingCountry ?? null,
+    },
+    decline_code: state.declineCode ?? null,
+    failure: state.failure ?? null,
+    fraud: state.fraud ? { decision: state.fraud.decision, reasons: state.fraud.reasons, reviewed_by: state.fraud.reviewedBy ?? null } : null,
+    refunds: state.refunds.map((r) => ({
+      id: r.id,
+      amount: r.amount,
+      status: r.status,
+      failure_reason: r.failureReason ?? null,
+      created: r.createdAt,
+    })),
+    capture_before: state.captureBefore ?? null,
+    settled_at: state.settledAt ?? null,
+    refundable_until: state.refundableUntil ?? null,
+    created: state.createdAt,
+    timeline: state.timeline,
+  };
+}
+
+export type PaymentView = ReturnType<typeof paymentView>;

@@ -1,0 +1,55 @@
+import { z } from 'zod';
+
+/**
+ * Request schemas of the payments API: they validate at the edge and (issue 5) generate the
+ * OpenAPI description, so they are the one definition of what the API accepts.
+ */
+const amount = z.number().int('amount must be an integer in minor units').positive().max(99_999_999);
+// ISO 4217 alphabetic codes the gateway settles in. Anything else is refused rather than guessed.
+export const CURRENCIES = ['USD', 'EUR', 'GBP', 'JPY', 'CAD', 'AUD', 'CHF', 'SEK', 'NOK', 'DKK', 'PLN', 'CZK', 'NZD', 'SGD', 'HKD'] as const;
+
+export const createPaymentBody = z.strictObject({
+  amount,
+  currency: z
+    .string()
+    .transform((c) => c.toUpperCase())
+    .pipe(z.enum(CURRENCIES, { message: `currency must be one of ${CURRENCIES.join(', ')}` })),
+  capture_method: z.enum(['automatic', 'manual']).default('automatic'),
+  card: z.strictObject({
+    number: z.string().max(32),
+    exp_month: z.number().int(),
+    exp_year: z.number().int(),
+    cvc: z.string().max(8),
+  }),
+  description: z.string().max(500).optional(),
+  metadata: z.record(z.string().max(40), z.string().max(500)).refine((m) => Object.keys(m).length <= 20, 'at most 20 metadata keys').optional(),
+});
+export type CreatePaymentBody = z.infer<typeof createPaymentBody>;
+
+export const captureBody = z.strictObject({ amount: amount.optional() });
+export const cancelBody = z.strictObject({ reason: z.string().max(200).optional() });
+export const refundBody = z.strictObject({ amount: amount.optional(), reason: z.string().max(200).optional() });
+export const reviewBody = z.strictObject({ decision: z.enum(['approve', 'reject']) });
+
+export const PAYMENT_STATUSES = [
+  'processing',
+  'requires_review',
+  'requires_capture',
+  'captured',
+  'settled',
+  'partially_refunded',
+  'refunded',
+  'declined',
+  'canceled',
+  'failed',
+  'reversed',
+] as const;
+
+export const listQuery = z.strictObject({
+  status: z.enum(PAYMENT_STATUSES).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(2000).regex(/^[A-Za-z0-9_-]*$/, 'cursor is the next_cursor of a previous page').optional(),
+});
+
+export const paymentIdParam = z.string().regex(/^pay_[a-f0-9]{24}$/, 'not a payment id');
+export const idempotencyKeyHeader = z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');

@@ -1,0 +1,106 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import { createFraudActivities, type FraudCheckInput, type FraudDecision } from '../../src/activities/fraud';
+import { AuditLog } from '../../src/audit/audit-log';
+import { FraudChecker } from '../../src/fraud/fraud-checker';
+import { FraudStore } from '../../src/fraud/fraud-store';
+import { fraudRulesConfig } from '../../src/fraud/rules';
+import { migrate } from '../../src/storage/migrate';
+import { SqliteDb } from '../../src/storage/sqlite-db';
+import { CardIntake } from '../../src/vault/card-intake';
+import { CachingKeyProvider } from '../../src/vault/keys/data-key-cache';
+import { LocalKeyProvider } from '../../src/vault/keys/local-key-provider';
+import { Vault, type TokenizedCard } from '../../src/vault/vault';
+import { TEST_CARDS, cardSecrets, testCard } from '../helpers/test-cards';
+
+/**
+ * The fraud activities on real SQLite, fed the card metadata the real vault produces, as the payment
+ * workflow does: the vault tokenizes, and its TokenizedCard is all the fraud check gets.
+ */
+describe('fraud activities', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fraud-activities-'));
+  const env = new MockActivityEnvironment({ taskQueue: 'fraud' }, { logger: new DefaultLogger('ERROR') });
+  let db: SqliteDb;
+  let store: FraudStore;
+  let activities: ReturnType<typeof createFraudActivities>;
+  let tokenize: (pan: string) => Promise<TokenizedCard>;
+  let sequence = 0;
+
+  beforeAll(async () => {
+    db = SqliteDb.open(path.join(dir, 'vault.db'));
+    await migrate(db);
+    const keys = new CachingKeyProvider(LocalKeyProvider.open(path.join(dir, 'master-key.json')));
+    const audit = new AuditLog(db);
+    const intake = new CardIntake(db, keys, audit, { ttlMs: 60_000 });
+    const vault = await Vault.open(db, keys, audit);
+    tokenize = async (pan) => vault.tokenize((await intake.seal(testCard(pan), { actor: 'api' })).intakeRef);
+    store = new FraudStore(db);
+    activities = createFraudActivities({ checker: new FraudChecker(store, fraudRulesConfig({ sandboxRules: true })) });
+  });
+  afterAll(async () => {
+    await db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function checkFraud(pan: string, overrides: Partial<FraudCheckInput> = {}): Promise<{ input: FraudCheckInput; decision: FraudDecision }> {
+    sequence += 1;
+    // The whole TokenizedCard, as the workflow passes it on: the activity keeps what the rules need.
+    const input = { paymentId: `pay_${sequence}`, merchantId: 'm_1', amount: 1999, currency: 'USD', card: await tokenize(pan), ...overrides };
+    return { input, decision: (await env.run(activities.checkFraud, input)) as FraudDecision };
+  }
+
+  it('approves an ordinary card', async () => {
+    expect((await checkFraud(TEST_CARDS.visa)).decision).toEqual({ decision: 'approve', reasons: [] });
+  });
+
+  it('declines the sandbox blocklisted card and reviews the sandbox review card, from the vault metadata alone', async () => {
+    expect((await checkFraud(TEST_CARDS.fraudBlocklisted)).decision).toEqual({
+      decision: 'decline',
+      reasons: [{ rule: 'blocklist', detail: expect.stringMatching(/^card fp_\S+ \(…0019\) is the sandbox's blocklisted test card$/) }],
+    });
+    expect((await checkFraud(TEST_CARDS.fraudReview)).decision).toEqual({
+      decision: 'review',
+      reasons: [{ rule: 'sandbox_review', detail: expect.stringContaining('(…4954)') }],
+    });
+  });
+
+  it('declines a card blocklisted by fingerprint', async () => {
+    const card = await tokenize(TEST_CARDS.discover);
+    await store.addToBlocklist({ fingerprint: card.fingerprint, reason: 'chargeback fraud', at: Date.now() });
+    expect((await checkFraud(TEST_CARDS.discover)).decision.decision).toBe('decline');
+  });
+
+  it('answers a retried activity with the first decision, counting the payment once', async () => {
+    const { input, decision } = await checkFraud(TEST_CARDS.mastercard, { amount: 300_000 });
+    expect(decision.decision).toBe('review');
+    expect(await env.run(activities.checkFraud, input)).toEqual(decision);
+    expect(await store.countRecentByFingerprint(input.card.fingerprint, 0)).toBe(1);
+  });
+
+  it('puts no card data in its input or result payloads', async () => {
+    for (const pan of [TEST_CARDS.amex, TEST_CARDS.fraudBlocklisted, TEST_CARDS.fraudReview]) {
+      const { input, decision } = await checkFraud(pan, { amount: 5_000_000 });
+      const serialized = JSON.stringify({ input, decision });
+      for (const secret of cardSecrets()) expect(serialized).not.toContain(secret);
+    }
+  });
+
+  it('fails for good, without retrying, on a malformed input', async () => {
+    const card = await tokenize(TEST_CARDS.visa);
+    const failure = await env
+      .run(activities.checkFraud, { paymentId: 'pay_bad', merchantId: 'm_1', amount: -5, currency: 'usd', card } as FraudCheckInput)
+      .catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect(failure).toMatchObject({ nonRetryable: true, type: 'InvalidFraudCheckInput' });
+    expect((failure as Error).message).toMatch(/amount: .*; currency: must be an ISO 4217 code/);
+    expect(await store.findCheck('pay_bad')).toBeUndefined();
+  });
+
+  it('keeps answering the readiness probe', async () => {
+    expect(await env.run(activities.ping)).toEqual({ taskQueue: 'fraud', worker: `${os.hostname()}:${process.pid}` });
+  });
+});

@@ -1,0 +1,159 @@
+import fs from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { HttpAcquirerClient } from '../../src/acquirer/http-acquirer-client';
+import { createSandboxApp } from '../../src/acquirer/sandbox/app';
+import { FaultInjector } from '../../src/acquirer/sandbox/faults';
+import { Ledger, type LedgerEntry } from '../../src/acquirer/sandbox/ledger';
+import { createAcquirerActivities } from '../../src/activities/acquirer';
+import { createFraudActivities } from '../../src/activities/fraud';
+import { createVaultActivities } from '../../src/activities/vault';
+import { AuditLog } from '../../src/audit/audit-log';
+import { FraudChecker } from '../../src/fraud/fraud-checker';
+import { FraudStore } from '../../src/fraud/fraud-store';
+import { createLogger } from '../../src/logging/logger';
+import { migrate } from '../../src/storage/migrate';
+import { SqliteDb } from '../../src/storage/sqlite-db';
+import { gatewayDataConverter } from '../../src/temporal/data-converter';
+import { SA } from '../../src/temporal/search-attribute-keys';
+import { PAYMENT_SEARCH_ATTRIBUTES } from '../../src/temporal/search-attributes';
+import { temporal } from '@temporalio/proto';
+import { TASK_QUEUES } from '../../src/temporal/task-queues';
+import { CardIntake } from '../../src/vault/card-intake';
+import { CachingKeyProvider } from '../../src/vault/keys/data-key-cache';
+import { LocalKeyProvider } from '../../src/vault/keys/local-key-provider';
+import { Vault } from '../../src/vault/vault';
+import { paymentWorkflow } from '../../src/workflows';
+import type { PaymentInput, PaymentPolicy } from '../../src/workflows/payment/state';
+import { createTimeSkippingEnv } from './time-skipping';
+import { testCard } from './test-cards';
+
+export const DAY = 24 * 60 * 60 * 1000;
+export const DEFAULT_POLICY: PaymentPolicy = {
+  authorizationExpiryMs: 7 * DAY,
+  reviewDeadlineMs: DAY,
+  settlementCutoffUtc: '22:00',
+  refundWindowMs: 180 * DAY,
+};
+
+/**
+ * Everything a payment needs, for workflow tests on the time-skipping server: the real
+ * activities over a real SQLite vault with real crypto, the real fraud rules, and the real
+ * acquirer sandbox (in this process, on a loopback port) behind the real HTTP client. Only
+ * Temporal's clock is not real: that is the point.
+ */
+export interface LifecycleEnv {
+  env: TestWorkflowEnvironment;
+  client: Client;
+  db: SqliteDb;
+  ledger(): LedgerEntry[];
+  /** Seals a test card and starts its payment workflow, as the API does. */
+  startPayment(options: { card: string; amount?: number; captureMethod?: 'automatic' | 'manual'; policy?: Partial<PaymentPolicy> }): Promise<ReturnType<Client['workflow']['getHandle']>>;
+  /** Runs `work` while the four workers poll (they run for the whole environment's life). */
+  withWorkers<T>(work: () => Promise<T>): Promise<T>;
+  teardown(): Promise<void>;
+}
+
+let counter = 0;
+
+export async function createLifecycleEnv(): Promise<LifecycleEnv> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lifecycle-'));
+  const keys = new CachingKeyProvider(LocalKeyProvider.open(path.join(dir, 'keys', 'master-key.json')));
+  const dataConverter = gatewayDataConverter(keys);
+  // The environment's own client: it lets the server skip time while a test waits on a result.
+  const env = await createTimeSkippingEnv(undefined, { dataConverter });
+  const client = env.client;
+  // The time-skipping server implements AddSearchAttributes (not ListSearchAttributes): register directly.
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: 'default',
+    searchAttributes: Object.fromEntries(
+      Object.entries(PAYMENT_SEARCH_ATTRIBUTES).map(([name, type]) => [
+        name,
+        type === 'Int' ? temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_INT : temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+      ]),
+    ),
+  });
+
+  const db = SqliteDb.open(path.join(dir, 'vault.db'));
+  await migrate(db);
+  const audit = new AuditLog(db);
+  const vault = await Vault.open(db, keys, audit);
+  const intake = new CardIntake(db, keys, audit, { ttlMs: 30 * 60_000 });
+
+  const ledger = Ledger.open(path.join(dir, 'acquirer.db'));
+  const sandbox = createSandboxApp({ ledger, faults: new FaultInjector(), logger: createLogger({ name: 'acquirer-sandbox', level: 'silent' }) });
+  const server: Server = await new Promise((resolve) => {
+    const s = sandbox.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const acquirer = new HttpAcquirerClient({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+
+  const connection = env.nativeConnection;
+  const workers = await Promise.all([
+    Worker.create({ connection, dataConverter, taskQueue: TASK_QUEUES.payments, workflowsPath: require.resolve('../../src/workflows') }),
+    Worker.create({ connection, dataConverter, taskQueue: TASK_QUEUES.vault, activities: createVaultActivities({ vault, acquirer }) }),
+    Worker.create({ connection, dataConverter, taskQueue: TASK_QUEUES.fraud, activities: createFraudActivities({ checker: new FraudChecker(new FraudStore(db)) }) }),
+    Worker.create({ connection, dataConverter, taskQueue: TASK_QUEUES.acquirer, activities: createAcquirerActivities({ acquirer }) }),
+  ]);
+
+  const running = workers.map((worker) => worker.run());
+  // A worker that dies fails the test that is running instead of leaving it to time out.
+  const failed = Promise.race(running).then(() => {
+    throw new Error('a worker stopped during the test');
+  });
+  failed.catch(() => undefined);
+
+  return {
+    env,
+    client,
+    db,
+    ledger: () => ledger.entries(),
+    async startPayment({ card, amount = 1999, captureMethod = 'automatic', policy = {} }) {
+      const validated = testCard(card);
+      const sealed = await intake.seal(validated, { actor: 'test', merchantId: 'm_test' });
+      const paymentId = `pay_${String(++counter).padStart(24, '0')}`;
+      const input: PaymentInput = {
+        paymentId,
+        merchantId: 'm_test',
+        amount,
+        currency: 'USD',
+        captureMethod,
+        intakeRef: sealed.intakeRef,
+        cvvRef: sealed.cvvRef,
+        cardSummary: { brand: validated.brand, last4: validated.last4, expMonth: validated.expMonth, expYear: validated.expYear },
+        requestHash: 'test',
+        policy: { ...DEFAULT_POLICY, ...policy },
+      };
+      return client.workflow.start(paymentWorkflow, {
+        taskQueue: TASK_QUEUES.payments,
+        workflowId: paymentId,
+        args: [input],
+        typedSearchAttributes: [
+          { key: SA.merchantId, value: 'm_test' },
+          { key: SA.status, value: 'processing' },
+          { key: SA.amount, value: amount },
+          { key: SA.currency, value: 'USD' },
+          { key: SA.cardBrand, value: validated.brand },
+          { key: SA.cardLast4, value: validated.last4 },
+        ],
+      });
+    },
+    withWorkers<T>(work: () => Promise<T>): Promise<T> {
+      return Promise.race([work(), failed]);
+    },
+    async teardown() {
+      for (const worker of workers) worker.shutdown();
+      await Promise.allSettled(running);
+      await new Promise((resolve) => server.close(resolve));
+      server.closeAllConnections();
+      ledger.close();
+      await db.close();
+      await env.teardown();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,188 @@
+import { WorkflowFailedError } from '@temporalio/client';
+import { CancelledFailure } from '@temporalio/common';
+import {
+  authorizationDecidedUpdate,
+  captureUpdate,
+  paymentStateQuery,
+  refundUpdate,
+  reviewUpdate,
+} from '../../src/workflows/payment/definitions';
+import type { PaymentState } from '../../src/workflows/payment/state';
+import { createLifecycleEnv, DAY, type LifecycleEnv } from '../helpers/lifecycle-env';
+import { TEST_CARDS } from '../helpers/test-cards';
+
+/**
+ * The payment lifecycle's timers and compensations on Temporal's time-skipping server: days pass
+ * in milliseconds, everything else (vault, fraud rules, acquirer sandbox) is real.
+ */
+describe('payment lifecycle (time-skipping)', () => {
+  let life: LifecycleEnv;
+  beforeAll(async () => {
+    life = await createLifecycleEnv();
+  });
+  afterAll(async () => {
+    await life?.teardown();
+  });
+
+  const movements = (paymentId: string) =>
+    life
+      .ledger()
+      .filter((e) => e.idempotency_key.startsWith(`${paymentId}:`))
+      .map((e) => `${e.kind}:${e.status}`);
+  const cvvRows = async () => Number((await life.db.query<{ n: number }>('SELECT COUNT(*) AS n FROM cvv_records'))[0]!.n);
+
+  it('automatic capture: authorized, captured, settled at the cutoff, then refundable until the window closes', async () => {
+    await life.withWorkers(async () => {
+      const handle = await life.startPayment({ card: TEST_CARDS.visa });
+      const decided = (await handle.executeUpdate(authorizationDecidedUpdate)) as PaymentState;
+      expect(decided.status).toBe('captured');
+      expect(await cvvRows()).toBe(0); // the CVV is gone once authorization is over
+
+      // Settlement waits for the cutoff; a partial refund can come before it.
+      const refunded = (await handle.executeUpdate(refundUpdate, { args: [{ refundId: 'r1', amount: 500 }] })) as PaymentState;
+      expect(refunded).toMatchObject({ status: 'partially_refunded', amountRefunded: 500 });
+      const beforeCutoff = (await handle.query(paymentStateQuery)) as PaymentState;
+      expect(beforeCutoff.settledAt).toBeUndefined();
+
+      await life.env.sleep(DAY + 60_000); // past the next 22:00 UTC cutoff, wherever "now" is
+      const settled = (await handle.query(paymentStateQuery)) as PaymentState;
+      expect(settled.settledAt).toBeDefined();
+      expect(settled.timeline.map((t) => t.event)).toContain('payment.settled');
+
+      // The refund window closes 180 days after the payment; the workflow then completes and refunds are refused.
+      const final = (await handle.result()) as PaymentState;
+      expect(final.refundableUntil).toBeDefined();
+      await expect(handle.executeUpdate(refundUpdate, { args: [{ refundId: 'r2', amount: 100 }] })).rejects.toThrow();
+      expect(movements(handle.workflowId)).toEqual(['authorization:approved', 'capture:succeeded', 'refund:succeeded', 'settlement:succeeded']);
+    });
+  });
+
+  it('refunds beyond the captured amount are refused and change nothing', async () => {
+    await life.withWorkers(async () => {
+      const handle = await life.startPayment({ card: TEST_CARDS.mastercard, amount: 1000 });
+      await handle.executeUpdate(authorizationDecidedUpdate);
+      await expect(handle.executeUpdate(refundUpdate, { args: [{ refundId: 'big', amount: 1001 }] })).rejects.toMatchObject({
+        cause: { type: 'amount_exceeds_refundable' },
+      });
+      const state = (await handle.query(paymentStateQuery)) as PaymentState;
+      expect(state).toMatchObject({ status: 'captured', amountRefunded: 0, refunds: [] });
+      expect(movements(handle.workflowId)).toEqual(['authorization:approved', 'capture:succeeded']);
+      await handle.terminate('test done');
+    });
+  });
+
+  it('manual capture: the authorization expires after 7 days and is voided', async () => {
+    await life.withWorkers(async () => {
+      const handle = await life.startPayment({ card: TEST_CARDS.visa, captureMethod: 'manual' });
+      const decided = (await handle.executeUpdate(authorizationDecidedUpdate)) as PaymentState;
+      expect(decided.status).toBe('requires_capture');
+      expect(Date.parse(decided.captureBefore!) - Date.parse(decided.createdAt)).toBeGreaterThanOrEqual(7 * DAY - 60_000);
+      const final = (await handle.result()) as PaymentState;
+      expect(final.status).toBe('canceled');
+      expect(final.timeline.at(-1)).toMatchObject({ event: 'payment.canceled', detail: 'authorization_expired' });
+      expect(Date.parse(final.timeline.at(-1)!.at) - Date.parse(final.createdAt)).toBeGreaterThanOrEqual(7 * DAY);
+      expect(movements(handle.workflowId)).toEqual(['authorization:approved', 'void:succeeded']);
+    });
+  });
+
+  it('manual capture before expiry captures the requested amount; a second capture is refused', async () => {
+    await life.withWorkers(async () => {
+      const handle = await life.startPayment({ card: TEST_CARDS.amex, amount: 5000, captureMethod: 'manual' });
+      await handle.executeUpdate(authorizationDecidedUpdate);
+      await life.env.sleep(3 * DAY);
+      await expect(handle.executeUpdate(captureUpdate, { args: [{ amount: 5001 }] })).rejects.toMatchObject({ cause: { type: 'amount_exceeds_capturable' } });
+      const captured = (await handle.executeUpdate(captureUpdate, { args: [{ amount: 4000 }] })) as PaymentState;
+      expect(captured).toMatchObject({ status: 'captured', amountCaptured: 4000 });
+      await expect(handle.executeUpdate(captureUpdate, { args: [{}] })).rejects.toMatchObject({ cause: { type: 'payment_not_capturable' } });
+      await handle.terminate('test done');
+    });
+  });
+
+  it('a fraud review that nobody decides declines at its deadline', async () => {
+    await life.withWorkers(async () => {
+      const handle = await life.startPayment({ card: TEST_CARDS.fraudReview });
+      const decided = (await handle.executeUpdate(authorizationDecidedUpdate)) as PaymentState;
+      expect(decided.status).toBe('requires_review');
+      const final = (await handle.result()) as PaymentState;
+      expect(final).toMatchObject({ status: 'declined', declineCode: 'fraud_review_expired' });
+      expect(movements(handle.workflowId)).toEqual([]); // never reached the acquirer
+    });
+  });
+
+  it('an approved review goes on to authorize and capture', async () => {
+    await life.withWorkers(async () => {
+      const handle = await life.startPayment({ card: TEST_CARDS.fraudReview });
+      await handle.executeUpdate(authorizationDecidedUpdate);
+      const reviewed = (await handle.executeUpdate(reviewUpdate, { args: [{ decision: 'approve', actor: 'operator:alice' }] })) as PaymentState;
+      expect(reviewed.status).not.toBe('requires_review');
+      // Wait until the approved payment went through authorization and capture.
+      let state = (await handle.query(paymentStateQuery)) as PaymentState;
+      for (let i = 0; i < 100 && state.status === 'processing'; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        state = (await handle.query(paymentStateQuery)) as PaymentState;
+      }
+      expect(state.fraud).toMatchObject({ decision: 'review', reviewedBy: 'operator:alice' });
+      expect(state.status).toBe('captured');
+      expect(movements(handle.workflowId)).toEqual(['authorization:approved', 'capture:succeeded']);
+      await handle.terminate('test done');
+    });
+  });
+
+  it('capture failing for good voids the authorization (compensation)', async () => {
+    await life.withWorkers(async () => {
+      const handle = await life.startPayment({ card: TEST_CARDS.captureFails });
+      const final = (await handle.executeUpdate(authorizationDecidedUpdate)) as PaymentState;
+      expect(final).toMatchObject({ status: 'failed', failure: { code: 'capture_failed' } });
+      expect(movements(handle.workflowId)).toEqual(['authorization:approved', 'void:succeeded']);
+    });
+  });
+
+  it('settlement failing for good refunds the capture (compensation)', async () => {
+    await life.withWorkers(async () => {
+      const handle = await life.startPayment({ card: TEST_CARDS.settlementFails });
+      const final = (await handle.result()) as PaymentState;
+      expect(final).toMatchObject({ status: 'reversed', amountRefunded: final.amountCaptured, failure: { code: 'settlement_failed' } });
+      expect(movements(handle.workflowId)).toEqual(['authorization:approved', 'capture:succeeded', 'refund:succeeded']);
+    });
+  });
+
+  it('cancelling the workflow runs the compensations: an uncaptured authorization is voided', async () => {
+    await life.withWorkers(async () => {
+      const handle = await life.startPayment({ card: TEST_CARDS.discover, captureMethod: 'manual' });
+      await handle.executeUpdate(authorizationDecidedUpdate);
+      await handle.cancel();
+      const error = await handle.result().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(WorkflowFailedError);
+      expect((error as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+      expect(movements(handle.workflowId)).toEqual(['authorization:approved', 'void:succeeded']);
+    });
+  });
+
+  it('cancelling the workflow after capture, before settlement, refunds the capture', async () => {
+    await life.withWorkers(async () => {
+      const handle = await life.startPayment({ card: TEST_CARDS.visa, amount: 2500 });
+      await handle.executeUpdate(authorizationDecidedUpdate);
+      await handle.cancel();
+      await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+      expect(movements(handle.workflowId)).toEqual(['authorization:approved', 'capture:succeeded', 'refund:succeeded']);
+    });
+  });
+
+  it('declines are final and never retried; the CVV is destroyed for declined authorizations too', async () => {
+    await life.withWorkers(async () => {
+      const cvvsBefore = await cvvRows();
+      for (const [card, code] of [
+        [TEST_CARDS.declinedGeneric, 'generic_decline'],
+        [TEST_CARDS.declinedInsufficientFunds, 'insufficient_funds'],
+        [TEST_CARDS.declinedIncorrectCvc, 'incorrect_cvc'],
+        [TEST_CARDS.declinedExpired, 'expired_card'],
+      ] as const) {
+        const handle = await life.startPayment({ card });
+        const final = (await handle.result()) as PaymentState;
+        expect(final).toMatchObject({ status: 'declined', declineCode: code });
+        expect(movements(handle.workflowId)).toEqual(['authorization:declined']);
+      }
+      expect(await cvvRows()).toBe(cvvsBefore);
+    });
+  });
+});
