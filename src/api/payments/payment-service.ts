@@ -115,7 +115,8 @@ export class PaymentService {
     if (options.status) clauses.push(`PaymentStatus = ${quote(options.status)}`);
     const response = await this.client.workflowService.listWorkflowExecutions({
       namespace: this.client.options.namespace,
-      query: `${clauses.join(' AND ')} ORDER BY StartTime DESC`,
+      // Newest first is the visibility store's own order (SQL visibility refuses ORDER BY).
+      query: clauses.join(' AND '),
       pageSize: options.limit,
       nextPageToken: options.cursor ? Buffer.from(options.cursor, 'base64url') : undefined,
     });
