@@ -6,6 +6,8 @@ module.exports = {
   // Builds dist/ (the worker and API processes the integration tests start) and provisions the
   // Temporal binaries once, before any test file runs.
   globalSetup: '<rootDir>/test/global-setup.ts',
+  // Scans every log line of the run for test card numbers and CVCs.
+  globalTeardown: '<rootDir>/test/global-teardown.ts',
   setupFiles: ['<rootDir>/test/setup-runtime.ts'],
   testTimeout: 120_000,
   // Two cores: each integration file runs its own Temporal server and worker processes.

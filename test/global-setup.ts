@@ -9,6 +9,8 @@ import { resolveTemporalBinary } from '../src/temporal/binaries/resolve';
  */
 export default async function globalSetup(): Promise<void> {
   const root = path.resolve(__dirname, '..');
+  // The global teardown scans the logs written from now on for card data.
+  process.env.GATEWAY_TEST_RUN_STARTED = String(Date.now());
   execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
   await resolveTemporalBinary('cli');
   await resolveTemporalBinary('test-server');

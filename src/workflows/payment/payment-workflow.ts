@@ -31,9 +31,11 @@ import type { PaymentInput, PaymentState, PaymentStatus } from './state';
 /** Transient failures are retried with backoff; anything the activity marks non-retryable is final. */
 const transientRetry: RetryPolicy = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 8 };
 
+// Start-to-close timeouts are a little above the acquirer client's 10 s HTTP timeout: a call
+// whose worker died is retried after this long, so it must be short (DESIGN.md §6, crash test).
 const vault = proxyActivities<Pick<VaultActivities, 'tokenize' | 'authorize'>>({
   taskQueue: TASK_QUEUES.vault,
-  startToCloseTimeout: '30s',
+  startToCloseTimeout: '15s',
   retry: transientRetry,
 });
 /** Purging a CVV is retried until it succeeds (DESIGN.md §4); the TTL sweeper is the backstop. */
@@ -49,7 +51,7 @@ const fraud = proxyActivities<Pick<FraudActivities, 'checkFraud'>>({
 });
 const acquirer = proxyActivities<Omit<AcquirerActivities, 'ping'>>({
   taskQueue: TASK_QUEUES.acquirer,
-  startToCloseTimeout: '30s',
+  startToCloseTimeout: '15s',
   retry: transientRetry,
 });
 
