@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { maskPansDeep } from './pan-mask';
 
 export type { Logger };
 
@@ -10,12 +11,18 @@ export type { Logger };
 const CARD_FIELDS = ['number', 'pan', 'cvc', 'cvv', 'card_number', 'cardNumber'];
 const REDACT_PATHS = CARD_FIELDS.flatMap((f) => [f, `*.${f}`, `*.*.${f}`, `card.${f}`, `req.body.card.${f}`]);
 
-export function createLogger(options: { name: string; level: string }): Logger {
+export function createLogger(options: { name: string; level: string }, destination?: pino.DestinationStream): Logger {
   return pino({
     name: options.name,
     level: options.level,
     redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+    // Every argument of every log call (objects, errors, the message) goes through the PAN mask.
+    hooks: {
+      logMethod(args, method) {
+        method.apply(this, args.map((arg) => maskPansDeep(arg)) as Parameters<typeof method>);
+      },
+    },
     base: { service: options.name, pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
-  });
+  }, destination);
 }

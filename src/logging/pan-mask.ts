@@ -1,0 +1,32 @@
+import { luhnValid } from '../vault/card-validation';
+
+/**
+ * The last line of defence for logs (DESIGN.md §3, invariant 2): any run of 13–19 digits (spaces
+ * or dashes allowed between them) that passes the Luhn check is masked to its last four, wherever
+ * it appears in a string. Redaction of known card fields comes first; this catches card numbers
+ * that turn up where nobody expected them (an error message, a URL, a free-text field).
+ */
+const CANDIDATE = /\d(?:[ -]?\d){12,18}/g;
+
+export function maskPans(text: string): string {
+  if (!/\d{4}/.test(text)) return text;
+  return text.replace(CANDIDATE, (run) => {
+    const digits = run.replace(/[ -]/g, '');
+    return digits.length >= 13 && luhnValid(digits) ? `[card ****${digits.slice(-4)}]` : run;
+  });
+}
+
+/** Masks every string in a value, recursively; errors become plain objects with masked message and stack. */
+export function maskPansDeep(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return maskPans(value);
+  if (depth > 8 || value === null || typeof value !== 'object') return value;
+  if (value instanceof Error) {
+    const masked: Record<string, unknown> = { type: value.name, message: maskPans(value.message), stack: value.stack ? maskPans(value.stack) : undefined };
+    for (const [k, v] of Object.entries(value)) masked[k] = maskPansDeep(v, depth + 1);
+    if (value.cause !== undefined) masked.cause = maskPansDeep(value.cause, depth + 1);
+    return masked;
+  }
+  if (Buffer.isBuffer(value)) return value;
+  if (Array.isArray(value)) return value.map((v) => maskPansDeep(v, depth + 1));
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskPansDeep(v, depth + 1)]));
+}
