@@ -67,4 +67,13 @@ export class CardIntake {
     });
     return { intakeRef, cvvRef };
   }
+
+  /** Destroys a sealed card no payment will use (the workflow could not be started). Needs no key. */
+  async discard(sealed: SealedCard): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.execute('DELETE FROM card_intakes WHERE id = $1', [sealed.intakeRef]);
+      await tx.execute('DELETE FROM cvv_records WHERE id = $1', [sealed.cvvRef]);
+      await this.audit.append({ actor: 'api', action: 'cvv.purge', subject: sealed.cvvRef, outcome: 'success', details: { reason: 'payment_not_started' } }, tx);
+    });
+  }
 }

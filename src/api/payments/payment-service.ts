@@ -96,10 +96,17 @@ export class PaymentService {
         { key: SA.cardLast4, value: card.last4 },
       ],
     });
-    const update = await this.client.workflow.startUpdateWithStart(authorizationDecidedUpdate, {
-      startWorkflowOperation: start,
-      waitForStage: WorkflowUpdateStage.ACCEPTED,
-    });
+    let update;
+    try {
+      update = await this.client.workflow.startUpdateWithStart(authorizationDecidedUpdate, {
+        startWorkflowOperation: start,
+        waitForStage: WorkflowUpdateStage.ACCEPTED,
+      });
+    } catch (err) {
+      // No payment will ever use this card: destroy it now rather than at its TTL.
+      await this.intake.discard(sealed).catch(() => undefined);
+      throw err;
+    }
     const state = await withinMs(update.result(), this.options.authorizationWaitMs);
     if (!state) return { status: 202, payment: { id: paymentId, object: 'payment', status: 'processing' } };
     if (state.requestHash !== requestHash) throw idempotencyConflict();
@@ -136,7 +143,18 @@ export class PaymentService {
         created: execution.startTime?.seconds ? new Date(Number(execution.startTime.seconds) * 1000).toISOString() : null,
       };
     });
-    const next = response.nextPageToken?.length ? Buffer.from(response.nextPageToken).toString('base64url') : null;
+    // Temporal hands out a token whenever a page is full, even if nothing follows: look one ahead
+    // so the last page says has_more: false instead of leading to an empty page.
+    let next = response.nextPageToken?.length ? Buffer.from(response.nextPageToken).toString('base64url') : null;
+    if (next) {
+      const ahead = await this.client.workflowService.listWorkflowExecutions({
+        namespace: this.client.options.namespace,
+        query: clauses.join(' AND '),
+        pageSize: 1,
+        nextPageToken: response.nextPageToken,
+      });
+      if (!ahead.executions?.length) next = null;
+    }
     return { object: 'list', data, has_more: next !== null, next_cursor: next };
   }
 
