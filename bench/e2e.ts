@@ -1,0 +1,366 @@
+/**
+ * End-to-end payment benchmark: `npm run bench:e2e` (builds dist/ for the stack's processes, then
+ * compiles this to dist-bench/ and runs it with node).
+ *
+ * Starts the whole gateway as test/helpers/gateway-stack.ts does (Temporal dev server, acquirer
+ * sandbox, the four worker processes and the API process, all real, on free ports), then:
+ *   - drives POST /v1/payments (approved test card, automatic capture, a fresh Idempotency-Key each)
+ *     with closed-loop clients at each concurrency level, and reports payments/s and the latency
+ *     percentiles of the POST, which answers 201 once the payment is captured;
+ *   - the floor: at the same levels and counts, a bare workflow (bench/noop-workflow.ts) running
+ *     five sequential no-op activities (`ping`) on the same activity queues and worker processes,
+ *     on the same server, run by a workflow worker inside this process and started by a Temporal
+ *     client with the gateway's data converter; our payments/s is printed as a share of it.
+ *
+ * The card number and CVC are sent to the API only; nothing printed or written here contains them.
+ *
+ * Environment: BENCH_CONCURRENCY (levels, default "1,4,16,32"), BENCH_PAYMENTS (requests per level
+ * and per path, default 50: at concurrency 1 a request takes about half a second on either path, and
+ * the whole run, build included, stays under three minutes on two cores), BENCH_WARMUP (per path
+ * before the first level, default 20).
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { gatewayDataConverter } from '../src/temporal/data-converter';
+import { DEFAULT_PROVISION_DIR } from '../src/temporal/binaries/tools';
+import { startGatewayStack, type GatewayStack } from '../test/helpers/gateway-stack';
+import { LOG_DIR, ROOT as HELPERS_ROOT } from '../test/helpers/processes';
+import { TEST_CARDS, TEST_CVCS } from '../test/helpers/test-cards';
+import type { noopPaymentFloorWorkflow } from './noop-workflow';
+
+const LEVELS = concurrencyLevels('BENCH_CONCURRENCY', [1, 4, 16, 32]);
+const PAYMENTS = positiveInt('BENCH_PAYMENTS', 50);
+const WARMUP = positiveInt('BENCH_WARMUP', 20, { allowZero: true });
+const MERCHANT = 'm_bench';
+const FLOOR_QUEUE = 'bench-floor';
+/** Activities a payment runs before the API answers: tokenize, checkFraud, authorize, purgeCvv, capturePayment. */
+const PAYMENT_PATH_ACTIVITIES = 5;
+/** Fraud velocity limits out of reach: every payment of the run uses one card and one merchant. */
+const UNREACHABLE = '1000000000';
+
+function positiveInt(name: string, fallback: number, { allowZero = false } = {}): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw.replace(/[_,]/g, ''));
+  if (!Number.isInteger(value) || value < (allowZero ? 0 : 1)) throw new Error(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer`);
+  return value;
+}
+
+function concurrencyLevels(name: string, fallback: number[]): number[] {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const levels = raw.split(/[\s,]+/).filter(Boolean).map(Number);
+  if (levels.length === 0 || levels.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`${name} must list positive integers, e.g. "1,4,16,32"`);
+  return levels;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Project root and the helpers' idea of it
+
+/**
+ * Compiled here, test/helpers/processes.ts takes dist-bench/ for the project root and starts the
+ * stack's processes from dist-bench/dist/; src/temporal/binaries/tools.ts likewise looks for the
+ * Temporal CLI in dist-bench/.temporal/. Link both to the real ones (build output, git-ignored).
+ * The stack's process logs land in dist-bench/test-output/logs, away from the test suite's.
+ */
+function linkHelperRoot(): void {
+  const root = projectRoot();
+  if (!fs.existsSync(path.join(root, 'dist', 'api', 'server.js'))) throw new Error('dist/ is not built: run `npm run build` (npm run bench:e2e does)');
+  fs.mkdirSync(path.join(root, '.temporal'), { recursive: true }); // resolveTemporalBinary provisions into it if empty
+  const links: [string, string][] = [
+    [path.join(HELPERS_ROOT, 'dist'), path.join(root, 'dist')],
+    [DEFAULT_PROVISION_DIR, path.join(root, '.temporal')],
+  ];
+  for (const [link, target] of links) {
+    if (path.resolve(link) === target) continue;
+    if (!fs.existsSync(link)) {
+      fs.rmSync(link, { force: true }); // a dangling link from a moved checkout
+      fs.symlinkSync(target, link, 'dir');
+    }
+  }
+}
+
+function projectRoot(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'tsconfig.bench.json'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no project root (package.json and tsconfig.bench.json) above ${__dirname}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Closed-loop load
+
+/** One request: ok, or why not (a short label, never a request or response body). */
+type Outcome = { ok: true } | { ok: false; label: string; non201: boolean };
+
+interface LevelResult {
+  concurrency: number;
+  requests: number;
+  ok: number;
+  /** Requests that were answered with another status than 201, or failed without an answer. */
+  non201: number;
+  /** Failures by label. */
+  failures: Map<string, number>;
+  perSecond: number;
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+/** `concurrency` clients, each sending its next request as soon as the previous one is answered. */
+async function closedLoop(count: number, concurrency: number, send: (i: number) => Promise<Outcome>): Promise<LevelResult> {
+  const latencies: number[] = [];
+  const failures = new Map<string, number>();
+  let next = 0;
+  let non201 = 0;
+  const client = async () => {
+    for (let i = next++; i < count; i = next++) {
+      const t0 = process.hrtime.bigint();
+      let outcome: Outcome;
+      try {
+        outcome = await send(i);
+      } catch (err) {
+        outcome = { ok: false, label: errorLabel(err), non201: true };
+      }
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (outcome.ok) {
+        latencies.push(ms);
+      } else {
+        failures.set(outcome.label, (failures.get(outcome.label) ?? 0) + 1);
+        if (outcome.non201) non201++;
+      }
+    }
+  };
+  const started = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, client));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  latencies.sort((a, b) => a - b);
+  // Nearest rank: the smallest latency at or above which p of the requests fall.
+  const pct = (p: number) => (latencies.length ? latencies[Math.max(0, Math.ceil(p * latencies.length) - 1)]! : NaN);
+  return {
+    concurrency,
+    requests: count,
+    ok: latencies.length,
+    non201,
+    failures,
+    perSecond: latencies.length / seconds,
+    p50: pct(0.5),
+    p95: pct(0.95),
+    p99: pct(0.99),
+  };
+}
+
+function errorLabel(err: unknown): string {
+  if (!(err instanceof Error)) return 'error';
+  const cause = (err as Error & { cause?: unknown }).cause;
+  const detail = cause instanceof Error ? `: ${cause.message}` : '';
+  // Our own requests and responses carry no card data beyond the request body, which no error quotes;
+  // keep labels short and digit runs out all the same.
+  return `${err.name}: ${err.message}${detail}`.replace(/\d{6,}/g, '…').slice(0, 120);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The two paths
+
+const runId = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+
+function paymentSender(stack: GatewayStack, tag: string) {
+  const body = JSON.stringify({
+    amount: 1_999,
+    currency: 'USD',
+    capture_method: 'automatic',
+    card: { number: TEST_CARDS.visa, exp_month: 12, exp_year: 2030, cvc: TEST_CVCS[0] },
+    description: 'bench:e2e',
+  });
+  return async (i: number): Promise<Outcome> => {
+    const response = await fetch(`${stack.apiUrl}/v1/payments`, {
+      method: 'POST',
+      headers: { 'X-Merchant-Id': MERCHANT, 'Content-Type': 'application/json', 'Idempotency-Key': `bench-${runId}-${tag}-${i}` },
+      body,
+    });
+    const text = await response.text();
+    let parsed: { status?: unknown; error?: { code?: unknown } } = {};
+    try {
+      parsed = JSON.parse(text) as typeof parsed;
+    } catch {
+      // not JSON: reported by status alone
+    }
+    if (response.status !== 201) {
+      const code = typeof parsed.error?.code === 'string' ? ` ${parsed.error.code}` : typeof parsed.status === 'string' ? ` ${parsed.status}` : '';
+      return { ok: false, label: `HTTP ${response.status}${code}`, non201: true };
+    }
+    if (parsed.status !== 'captured') return { ok: false, label: `HTTP 201 but status ${String(parsed.status)}`, non201: false };
+    return { ok: true };
+  };
+}
+
+function floorSender(stack: GatewayStack, tag: string) {
+  return async (i: number): Promise<Outcome> => {
+    const ran = await stack.stack.client.workflow.execute<typeof noopPaymentFloorWorkflow>('noopPaymentFloorWorkflow', {
+      taskQueue: FLOOR_QUEUE,
+      workflowId: `bench-floor-${runId}-${tag}-${i}`,
+      args: [],
+    });
+    return ran === PAYMENT_PATH_ACTIVITIES ? { ok: true } : { ok: false, label: `ran ${ran} activities`, non201: true };
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+const fmtRate = (n: number) => (Number.isFinite(n) ? n.toFixed(n < 10 ? 2 : 1) : '-');
+const fmtMs = (n: number) => (Number.isFinite(n) ? n.toFixed(n < 100 ? 1 : 0) : '-');
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows.map((r) => '  ' + r.map((cell, c) => cell.padStart(widths[c]!)).join('  ')).join('\n');
+}
+
+function failureLines(name: string, r: LevelResult): string[] {
+  return [...r.failures].map(([label, n]) => `  ${name} at concurrency ${r.concurrency}: ${n} x ${label}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  console.log(`End-to-end payment benchmark: node ${process.version}, ${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${os.cpus().length} CPUs on the machine`);
+  console.log(`Concurrency levels ${LEVELS.join(', ')} (BENCH_CONCURRENCY); ${PAYMENTS} requests per level and path (BENCH_PAYMENTS), after ${WARMUP} warm-up (BENCH_WARMUP).`);
+  console.log('');
+
+  linkHelperRoot();
+  Runtime.install({
+    // The in-process worker registers workflows only; the SDK's notices about that are noise here.
+    logger: new DefaultLogger('WARN', (entry) => {
+      if (/^No (activities|Nexus services) registered/.test(entry.message)) return;
+      process.stderr.write(`[bench worker] ${entry.level} ${entry.message}\n`);
+    }),
+    telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } },
+  });
+
+  let stack: GatewayStack | undefined;
+  let floorConnection: NativeConnection | undefined;
+  let floorWorker: Worker | undefined;
+  let floorRun: Promise<void> | undefined;
+  const stopAll = async () => {
+    if (floorWorker && floorWorker.getState() === 'RUNNING') floorWorker.shutdown();
+    await floorRun?.catch(() => undefined);
+    await floorConnection?.close().catch(() => undefined);
+    await stack?.stop();
+  };
+  process.once('SIGINT', () => {
+    void stopAll().finally(() => process.exit(130));
+  });
+
+  try {
+    process.stdout.write('Starting the stack (Temporal dev server, acquirer sandbox, 4 workers, API)... ');
+    const t0 = Date.now();
+    stack = await startGatewayStack({
+      env: {
+        // One card and one merchant for the whole run: with the default velocity limits the 6th payment
+        // would go to review and the 11th be declined. The rules still run on every payment.
+        FRAUD_CARD_HOURLY_LIMIT: UNREACHABLE,
+        FRAUD_MERCHANT_MINUTE_LIMIT: UNREACHABLE,
+      },
+    });
+    console.log(`done (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+
+    process.stdout.write('Starting the floor worker in this process (bundling bench/noop-workflow)... ');
+    const t1 = Date.now();
+    floorConnection = await NativeConnection.connect({ address: stack.stack.server.address });
+    const worker = await Worker.create({
+      connection: floorConnection,
+      namespace: 'default',
+      taskQueue: FLOOR_QUEUE,
+      workflowsPath: require.resolve('./noop-workflow'),
+      dataConverter: gatewayDataConverter(stack.stack.keys),
+    });
+    floorWorker = worker;
+    floorRun = worker.run();
+    console.log(`done (${((Date.now() - t1) / 1000).toFixed(1)} s)`);
+
+    if (WARMUP > 0) {
+      process.stdout.write(`Warm-up: ${WARMUP} payments and ${WARMUP} floor workflows at concurrency 4... `);
+      const warm = [await closedLoop(WARMUP, 4, paymentSender(stack, 'warmup')), await closedLoop(WARMUP, 4, floorSender(stack, 'warmup'))];
+      const failed = warm.reduce((n, r) => n + (r.requests - r.ok), 0);
+      console.log(failed ? `done, ${failed} failed:` : 'done');
+      for (const line of [...failureLines('payments', warm[0]!), ...failureLines('floor', warm[1]!)]) console.log(line);
+    }
+
+    const results: { level: number; ours: LevelResult; floor: LevelResult }[] = [];
+    for (const level of LEVELS) {
+      process.stdout.write(`Concurrency ${level}: ${PAYMENTS} payments... `);
+      const ours = await closedLoop(PAYMENTS, level, paymentSender(stack, `c${level}`));
+      process.stdout.write(`${fmtRate(ours.perSecond)}/s; ${PAYMENTS} floor workflows... `);
+      const floor = await closedLoop(PAYMENTS, level, floorSender(stack, `c${level}`));
+      console.log(`${fmtRate(floor.perSecond)}/s`);
+      results.push({ level, ours, floor });
+    }
+
+    const ledger = await stack.sandbox.ledger().catch(() => undefined);
+    console.log('');
+    console.log('POST /v1/payments (approved test card, automatic capture: 201 once captured) vs the floor:');
+    console.log(`a bare workflow with ${PAYMENT_PATH_ACTIVITIES} sequential no-op activities on the same queues, workers and server.`);
+    console.log('Latencies in ms, of successful requests; payments/s and workflows/s count successes over the wall time of the level.');
+    const rows = [
+      ['conc', 'payments/s', 'p50', 'p95', 'p99', 'non-201', 'not capt.', '|', 'floor wf/s', 'p50', 'p95', 'p99', 'errors', '|', 'ours/floor'],
+    ];
+    for (const { level, ours, floor } of results) {
+      rows.push([
+        String(level),
+        fmtRate(ours.perSecond),
+        fmtMs(ours.p50),
+        fmtMs(ours.p95),
+        fmtMs(ours.p99),
+        String(ours.non201),
+        String(ours.requests - ours.ok - ours.non201),
+        '|',
+        fmtRate(floor.perSecond),
+        fmtMs(floor.p50),
+        fmtMs(floor.p95),
+        fmtMs(floor.p99),
+        String(floor.requests - floor.ok),
+        '|',
+        floor.perSecond > 0 ? `${((ours.perSecond / floor.perSecond) * 100).toFixed(1)} %` : '-',
+      ]);
+    }
+    console.log(table(rows));
+    const failures = results.flatMap(({ ours, floor }) => [...failureLines('payments', ours), ...failureLines('floor', floor)]);
+    if (failures.length) {
+      console.log('Failures:');
+      for (const line of failures) console.log(line);
+    }
+    console.log('');
+    console.log('Each payment: card intake sealed by the API (SQLite), update-with-start of the payment workflow on the');
+    console.log('payments worker, tokenize + checkFraud + authorize (acquirer sandbox over HTTP) + purgeCvv + capture (HTTP).');
+    console.log(`Fraud velocity limits raised out of reach (FRAUD_CARD_HOURLY_LIMIT, FRAUD_MERCHANT_MINUTE_LIMIT = ${UNREACHABLE}) so every`);
+    console.log('payment takes the approved path with one card; the rules are still evaluated on each.');
+    console.log('The floor workflow runs on a worker in this process; its activities are `ping` on the vault, fraud, vault,');
+    console.log('vault and acquirer queues, answered by the same worker processes as the payments.');
+    const single = results.find((r) => r.level === 1)?.floor;
+    if (single && Number.isFinite(single.p50)) {
+      console.log(`At concurrency 1 the floor spends ${fmtMs(single.p50 / PAYMENT_PATH_ACTIVITIES)} ms per activity step (workflow task, activity task, back): dispatch, not work.`);
+    }
+    if (ledger) {
+      const kinds = new Map<string, number>();
+      for (const entry of ledger) kinds.set(`${entry.kind} ${entry.status}`, (kinds.get(`${entry.kind} ${entry.status}`) ?? 0) + 1);
+      console.log(`Acquirer sandbox ledger: ${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ') || 'empty'}.`);
+    }
+    console.log(`All ${os.cpus().length} CPUs are shared by the server, the workers, the API and this process. Stack logs: ${path.relative(process.cwd(), LOG_DIR) || LOG_DIR}`);
+  } finally {
+    process.stdout.write('Stopping the stack... ');
+    await stopAll();
+    console.log(`done. Total ${((Date.now() - started) / 1000).toFixed(0)} s.`);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error('\ne2e benchmark failed:', err instanceof Error ? (err.stack ?? err.message) : err);
+    process.exit(1);
+  },
+);
