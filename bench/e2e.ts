@@ -175,10 +175,11 @@ function paymentSender(stack: GatewayStack, tag: string) {
     card: { number: TEST_CARDS.visa, exp_month: 12, exp_year: 2030, cvc: TEST_CVCS[0] },
     description: 'bench:e2e',
   });
+  const token = stack.token(MERCHANT, ['payments:write', 'payments:read']);
   return async (i: number): Promise<Outcome> => {
     const response = await fetch(`${stack.apiUrl}/v1/payments`, {
       method: 'POST',
-      headers: { 'X-Merchant-Id': MERCHANT, 'Content-Type': 'application/json', 'Idempotency-Key': `bench-${runId}-${tag}-${i}` },
+      headers: { Authorization: `Bearer ${await token}`, 'Content-Type': 'application/json', 'Idempotency-Key': `bench-${runId}-${tag}-${i}` },
       body,
     });
     const text = await response.text();

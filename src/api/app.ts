@@ -1,7 +1,10 @@
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
+import { requireScope } from './auth/middleware';
 import type { Client } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
 import type { Logger } from '../logging/logger';
+import { httpMetrics, metricsRoute } from '../observability/http-metrics';
+import { Metrics } from '../observability/metrics';
 import { errorHandler, notFoundHandler } from './errors';
 import { codecRoutes } from './routes/codec';
 import { healthRoutes } from './routes/health';
@@ -17,17 +20,25 @@ export interface AppDependencies {
   /** Origins allowed to call the codec endpoint from a browser: the Web UI's. */
   codecAllowedOrigins: string[];
   payments: PaymentService;
+  /** Verifies bearer tokens (src/api/auth); every /v1 and /codec request is authenticated. */
+  authenticate: RequestHandler;
+  /** This process's metrics, served at GET /metrics. Default: a fresh registry. */
+  metrics?: Metrics;
 }
 
 /** The Express application, without listening: tests mount it on an ephemeral port. */
 export function createApp(deps: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
+  const metrics = deps.metrics ?? new Metrics();
+  app.use(httpMetrics(metrics)); // first: it must see every request, 404s and body-parser errors too
+  app.use(metricsRoute(metrics));
   app.use(healthRoutes(deps.client, deps.readinessTimeoutMs));
   // The codec endpoint takes batches of payloads from the Web UI: a larger limit than the API's own.
   app.use('/codec', express.json({ limit: '4mb' }));
-  app.use(codecRoutes(deps.codec, { allowedOrigins: deps.codecAllowedOrigins }));
+  app.use(codecRoutes(deps.codec, { allowedOrigins: deps.codecAllowedOrigins, authenticate: [deps.authenticate, requireScope('ops')] }));
   app.use(express.json({ limit: '16kb' }));
+  app.use('/v1', deps.authenticate);
   app.use(paymentRoutes(deps.payments));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));

@@ -12,6 +12,10 @@ import { openDb } from '../storage/open-db';
 import { CardIntake } from '../vault/card-intake';
 import type { DataKeyIssuer } from '../vault/keys/key-provider';
 import { verifyMasterKey } from '../vault/vault';
+import { Metrics } from '../observability/metrics';
+import { authenticate } from './auth/middleware';
+import { loadAuthConfig } from './auth/auth-config';
+import { createTokenVerifier } from './auth/verify-token';
 import { PaymentService } from './payments/payment-service';
 import { paymentPolicy } from './payments/policy';
 import { createApp } from './app';
@@ -26,8 +30,9 @@ async function main(): Promise<void> {
   const client = createLazyClient(env, gatewayDataConverter(keys));
   // The API seals cards with an issuer of data keys only: it cannot read a card back.
   const issuer: DataKeyIssuer = { kind: keys.kind, generateDataKey: (purpose) => keys.generateDataKey(purpose) };
-  const intake = new CardIntake(db, issuer, new AuditLog(db), { ttlMs: env.CVV_TTL_MINUTES * 60_000 });
-  const payments = new PaymentService(client, intake, { policy: paymentPolicy(env), authorizationWaitMs: env.AUTHORIZATION_WAIT_MS });
+  const audit = new AuditLog(db);
+  const intake = new CardIntake(db, issuer, audit, { ttlMs: env.CVV_TTL_MINUTES * 60_000 });
+  const payments = new PaymentService(client, intake, audit, { policy: paymentPolicy(env), authorizationWaitMs: env.AUTHORIZATION_WAIT_MS });
   const app = createApp({
     client,
     logger,
@@ -35,6 +40,12 @@ async function main(): Promise<void> {
     codec: new EncryptionCodec(keys),
     codecAllowedOrigins: env.CODEC_CORS_ORIGINS ?? [`http://localhost:${env.TEMPORAL_UI_PORT}`, `http://127.0.0.1:${env.TEMPORAL_UI_PORT}`],
     payments,
+    metrics: new Metrics(),
+    authenticate: authenticate(createTokenVerifier(loadAuthConfig(process.env, env.DATA_DIR)), {
+      onFailure: async (reason, req) => {
+        await audit.append({ actor: 'anonymous', action: 'auth.failure', outcome: 'failure', details: { code: reason.code, path: req.path } });
+      },
+    }),
   });
 
   const server = app.listen(env.PORT);

@@ -7,7 +7,12 @@ export type AuditAction =
   | 'card.detokenize'
   | 'cvv.purge'
   | 'cvv.expire'
-  | 'key.rotate';
+  | 'key.rotate'
+  | 'payment.capture'
+  | 'payment.cancel'
+  | 'payment.refund'
+  | 'review.decision'
+  | 'auth.failure';
 
 export interface AuditEntry {
   /** Who acted: a service (`api`, `worker:vault`), an operator, or a merchant. */

@@ -73,6 +73,10 @@ export const envSchema = z.object({
   FRAUD_REVIEW_DEADLINE_HOURS: z.coerce.number().positive().max(24 * 14).default(24),
   SETTLEMENT_CUTOFF_UTC: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, 'must be HH:MM or HH:MM:SS (UTC)').default('22:00'),
   REFUND_WINDOW_DAYS: z.coerce.number().positive().max(3 * 365).default(180),
+  /** A worker's Prometheus endpoint: http://<host>:METRICS_PORT/metrics. Unset: none. The API serves /metrics on PORT. */
+  METRICS_PORT: port.optional(),
+  /** Loopback port of the Temporal SDK's own exporter, re-served on METRICS_PORT. Default METRICS_PORT + 1. */
+  TEMPORAL_METRICS_PORT: port.optional(),
   /** How long GET /readyz waits for its probe workflow before it answers 503. */
   READINESS_TIMEOUT_MS: z.coerce.number().int().min(500).max(60_000).default(5_000),
 });

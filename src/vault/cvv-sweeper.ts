@@ -1,15 +1,18 @@
 import type { Logger } from '../logging/logger';
+import type { Metrics } from '../observability/metrics';
 import type { Vault } from './vault';
 
 /**
  * The time-to-live backstop for CVVs (DESIGN.md §3, invariant 3): runs in the vault worker and
  * destroys any CVV (and card intake) that outlived its TTL because no payment ever used it.
  */
-export function startCvvSweeper(vault: Vault, intervalMs: number, logger: Logger): { stop(): Promise<void> } {
+export function startCvvSweeper(vault: Vault, intervalMs: number, logger: Logger, metrics?: Pick<Metrics, 'recordSweep'>): { stop(): Promise<void> } {
   let running: Promise<void> = Promise.resolve();
   const sweep = async () => {
     try {
-      const { cvvs, intakes } = await vault.sweepExpired();
+      const swept = await vault.sweepExpired();
+      metrics?.recordSweep(swept);
+      const { cvvs, intakes } = swept;
       if (cvvs.length || intakes) logger.info({ expiredCvvs: cvvs.length, expiredIntakes: intakes }, 'destroyed expired CVVs and intakes');
     } catch (err) {
       logger.error({ err: (err as Error).message }, 'CVV sweep failed; retrying at the next interval');

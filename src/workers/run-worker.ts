@@ -2,6 +2,9 @@ import os from 'node:os';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
 import { loadEnv, type Env } from '../config/env';
 import { createLogger, type Logger } from '../logging/logger';
+import { instrumentActivities } from '../observability/instrument-activities';
+import { Metrics } from '../observability/metrics';
+import { sdkPrometheusExporter, startMetricsServer } from '../observability/metrics-server';
 import { onShutdown } from '../process/lifecycle';
 import { temporalAddress, temporalTls } from '../temporal/connection';
 import { gatewayDataConverter } from '../temporal/data-converter';
@@ -9,7 +12,7 @@ import { TASK_QUEUES, type TaskQueueName } from '../temporal/task-queues';
 import type { CachingKeyProvider } from '../vault/keys/data-key-cache';
 import { openKeyProvider } from '../vault/keys/open-key-provider';
 
-export type WorkerRole = Pick<WorkerOptions, 'activities' | 'workflowsPath' | 'workflowBundle'> & {
+export type WorkerRole = Pick<WorkerOptions, 'activities' | 'workflowsPath' | 'workflowBundle' | 'sinks'> & {
   /** Releases what the role opened (database, timers) once the worker has drained. */
   close?: () => Promise<void>;
 };
@@ -35,10 +38,11 @@ const EXPECTED_SDK_NOTICES = /^No (workflows|activities|Nexus services) register
  */
 export async function runWorkerProcess(
   queue: TaskQueueName,
-  role: (context: { env: Env; logger: Logger; keys: CachingKeyProvider }) => WorkerRole | Promise<WorkerRole>,
+  role: (context: { env: Env; logger: Logger; keys: CachingKeyProvider; metrics: Metrics }) => WorkerRole | Promise<WorkerRole>,
 ): Promise<void> {
   const env = loadEnv();
   const logger = createLogger({ name: `worker:${queue}`, level: env.LOG_LEVEL });
+  const sdkMetricsPort = env.METRICS_PORT === undefined ? undefined : (env.TEMPORAL_METRICS_PORT ?? env.METRICS_PORT + 1);
   Runtime.install({
     shutdownSignals: [],
     logger: new DefaultLogger(env.LOG_LEVEL === 'silent' ? 'ERROR' : 'WARN', (entry) => {
@@ -46,12 +50,22 @@ export async function runWorkerProcess(
       logger[PINO_LEVEL[entry.level]]({ ...entry.meta, sdk: true }, entry.message);
     }),
     // The SDK's native core logs through the same pino logger, as JSON lines like ours.
-    telemetryOptions: { logging: { filter: { core: 'WARN', other: 'WARN' }, forward: {} } },
+    telemetryOptions: {
+      logging: { filter: { core: 'WARN', other: 'WARN' }, forward: {} },
+      // The SDK's own worker metrics, re-served with ours on METRICS_PORT.
+      ...(sdkMetricsPort === undefined ? {} : { metrics: sdkPrometheusExporter(sdkMetricsPort) }),
+    },
   });
 
   // Every worker encrypts Temporal payloads; only the vault worker uses the keys for card data.
   const keys = await openKeyProvider(env);
-  const { close, ...options } = await role({ env, logger, keys });
+  const metrics = new Metrics();
+  const { close, activities, ...options } = await role({ env, logger, keys, metrics });
+  const metricsServer =
+    env.METRICS_PORT === undefined
+      ? undefined
+      : await startMetricsServer(metrics, env.METRICS_PORT, { sdkMetricsUrl: `http://127.0.0.1:${sdkMetricsPort}/metrics` });
+  if (metricsServer) logger.info({ port: metricsServer.port }, 'metrics at /metrics');
   const address = temporalAddress(env);
   const connection = await connectWithRetry(address, env, logger);
   const worker = await Worker.create({
@@ -61,6 +75,7 @@ export async function runWorkerProcess(
     identity: `${queue}@${os.hostname()}:${process.pid}`,
     dataConverter: gatewayDataConverter(keys),
     ...options,
+    ...(activities === undefined ? {} : { activities: instrumentActivities(activities, metrics) }),
   });
 
   onShutdown((reason) => {
@@ -74,6 +89,7 @@ export async function runWorkerProcess(
   } finally {
     await connection.close();
     await close?.();
+    await metricsServer?.close();
   }
   logger.info('worker stopped');
 }

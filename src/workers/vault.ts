@@ -11,10 +11,10 @@ import { runWorkerProcess } from './run-worker';
 
 exitOnFailure(
   'worker:vault',
-  runWorkerProcess('vault', async ({ env, logger, keys }) => {
+  runWorkerProcess('vault', async ({ env, logger, keys, metrics }) => {
     const { db, vault } = await openVault(env, keys);
     logger.info({ keyProvider: keys.kind, database: db.dialect, masterKey: keys.currentKey() }, 'vault open; master key verified');
-    const sweeper = startCvvSweeper(vault, env.CVV_SWEEP_INTERVAL_SECONDS * 1000, logger);
+    const sweeper = startCvvSweeper(vault, env.CVV_SWEEP_INTERVAL_SECONDS * 1000, logger, metrics);
     return {
       activities: createVaultActivities({ vault, acquirer: acquirerFromEnv(env) }),
       close: async () => {

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { SignJWT } from 'jose';
 import { startAcquirerSandbox, type AcquirerSandbox } from './acquirer-sandbox';
 import { startDevStack, type DevStack } from './dev-stack';
 import { freePort } from './ports';
@@ -12,16 +14,23 @@ export interface GatewayStack {
   api: RunningProcess;
   stack: DevStack;
   sandbox: AcquirerSandbox;
-  /** Sends a request to the API as a merchant; JSON in and out. */
+  /**
+   * Sends a request to the API with a bearer token for `merchant` (default `m_test`, the merchant
+   * scopes) or for `operator` (the `ops` scope); `merchant: ''` sends no token. JSON in and out.
+   */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are checked field by field in tests
-  request(method: string, path: string, options?: { merchant?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: any }>;
+  request(method: string, path: string, options?: { merchant?: string; operator?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: any }>;
+  /** A token the API accepts, for tests that build their own requests. */
+  token(subject: string, scopes: string[]): Promise<string>;
   stop(): Promise<void>;
 }
 
 export async function startGatewayStack(options: { env?: NodeJS.ProcessEnv; sandboxEnv?: NodeJS.ProcessEnv } = {}): Promise<GatewayStack> {
   const sandbox = await startAcquirerSandbox(options.sandboxEnv);
+  const jwtSecret = randomBytes(32).toString('base64url');
   const env: NodeJS.ProcessEnv = {
     ACQUIRER_URL: sandbox.url,
+    JWT_SECRET: jwtSecret,
     // The sweeper would only add noise to tests that check the CVV is purged by the workflow.
     CVV_SWEEP_INTERVAL_SECONDS: '3600',
     ...options.env,
@@ -31,16 +40,27 @@ export async function startGatewayStack(options: { env?: NodeJS.ProcessEnv; sand
   const api = startNodeProcess('api', 'api/server.js', { ...stack.env, PORT: String(port) });
   await api.waitForOutput(/API listening/);
   const apiUrl = `http://127.0.0.1:${port}`;
+  const token = (subject: string, scopes: string[]) =>
+    new SignJWT({ scope: scopes.join(' ') })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(subject)
+      .setIssuer('card-gateway-dev')
+      .setAudience('card-gateway-api')
+      .setIssuedAt()
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode(jwtSecret));
   return {
+    token,
     apiUrl,
     api,
     stack,
     sandbox,
-    async request(method, path, { merchant = 'm_test', body, headers = {} } = {}) {
+    async request(method, path, { merchant = 'm_test', operator, body, headers = {} } = {}) {
+      const bearer = operator ? await token(operator, ['ops']) : merchant ? await token(merchant, ['payments:write', 'payments:read', 'refunds:write']) : undefined;
       const response = await fetch(`${apiUrl}${path}`, {
         method,
         headers: {
-          ...(merchant ? { 'X-Merchant-Id': merchant } : {}),
+          ...(bearer ? { Authorization: `Bearer ${bearer}` } : {}),
           ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
           ...headers,
         },

@@ -17,6 +17,7 @@ import { AuditLog } from '../../src/audit/audit-log';
 import { FraudChecker } from '../../src/fraud/fraud-checker';
 import { FraudStore } from '../../src/fraud/fraud-store';
 import { createLogger } from '../../src/logging/logger';
+import { Metrics, metricsSinks } from '../../src/observability/metrics';
 import { migrate } from '../../src/storage/migrate';
 import { SqliteDb } from '../../src/storage/sqlite-db';
 import { gatewayDataConverter } from '../../src/temporal/data-converter';
@@ -94,7 +95,13 @@ export async function createLifecycleEnv(): Promise<LifecycleEnv> {
 
   const connection = env.nativeConnection;
   const workers = await Promise.all([
-    Worker.create({ connection, dataConverter, taskQueue: TASK_QUEUES.payments, workflowsPath: require.resolve('../../src/workflows') }),
+    Worker.create({
+      connection,
+      dataConverter,
+      taskQueue: TASK_QUEUES.payments,
+      workflowsPath: require.resolve('../../src/workflows'),
+      sinks: metricsSinks(new Metrics({ defaultMetrics: false })),
+    }),
     Worker.create({ connection, dataConverter, taskQueue: TASK_QUEUES.vault, activities: createVaultActivities({ vault, acquirer }) }),
     Worker.create({ connection, dataConverter, taskQueue: TASK_QUEUES.fraud, activities: createFraudActivities({ checker: new FraudChecker(new FraudStore(db)) }) }),
     Worker.create({ connection, dataConverter, taskQueue: TASK_QUEUES.acquirer, activities: createAcquirerActivities({ acquirer }) }),

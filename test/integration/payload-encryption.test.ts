@@ -1,4 +1,6 @@
 import type { Payload } from '@temporalio/common';
+import { SignJWT } from 'jose';
+import { devSecret } from '../../src/api/auth/auth-config';
 import { ENCRYPTED_ENCODING } from '../../src/temporal/payload-codec';
 import { TASK_QUEUES } from '../../src/temporal/task-queues';
 import { readinessWorkflow } from '../../src/workflows';
@@ -23,6 +25,8 @@ describe('Temporal payload encryption (real dev server, real worker processes)',
   let api: RunningProcess;
   let port: number;
   let uiPort: number;
+  let opsAuth: string;
+  let merchantAuth: string;
 
   beforeAll(async () => {
     stack = await startDevStack();
@@ -30,6 +34,12 @@ describe('Temporal payload encryption (real dev server, real worker processes)',
     uiPort = stack.server.uiUrl.split(':').map(Number).at(-1)!;
     api = startNodeProcess('api-codec', 'api/server.js', { ...stack.env, PORT: String(port), TEMPORAL_UI_PORT: String(uiPort) });
     await api.waitForOutput(/API listening/);
+    // The API's development signing secret, created in the stack's DATA_DIR at its start.
+    const secret = new TextEncoder().encode(devSecret(stack.dataDir).secret);
+    const sign = (subject: string, scope: string) =>
+      new SignJWT({ scope }).setProtectedHeader({ alg: 'HS256' }).setSubject(subject).setIssuer('card-gateway-dev').setAudience('card-gateway-api').setExpirationTime('1h').sign(secret);
+    opsAuth = `Bearer ${await sign('alice', 'ops')}`;
+    merchantAuth = `Bearer ${await sign('m_1', 'payments:read payments:write')}`;
   });
   afterAll(async () => {
     await api?.stop();
@@ -58,7 +68,7 @@ describe('Temporal payload encryption (real dev server, real worker processes)',
 
     const response = await fetch(`http://127.0.0.1:${port}/codec/decode`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'X-Namespace': 'default' },
+      headers: { 'Content-Type': 'application/json', 'X-Namespace': 'default', Authorization: opsAuth },
       body: JSON.stringify({ payloads: payloads.map((p) => ({ metadata: Object.fromEntries(Object.entries(p.metadata!).map(([k, v]) => [k, b64(v)])), data: b64(p.data) })) }),
     });
     expect(response.status).toBe(200);
@@ -66,6 +76,20 @@ describe('Temporal payload encryption (real dev server, real worker processes)',
     const texts = decoded.payloads.map((p) => Buffer.from(p.data, 'base64').toString());
     expect(decoded.payloads.every((p) => Buffer.from(p.metadata.encoding!, 'base64').toString() === 'json/plain')).toBe(true);
     expect(texts).toContain('{"pingTimeoutMs":3000}');
+  });
+
+  it('decodes for operators only: no token is 401, a merchant token is 403', async () => {
+    const decode = (auth?: string) =>
+      fetch(`http://127.0.0.1:${port}/codec/decode`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', ...(auth ? { Authorization: auth } : {}) },
+        body: JSON.stringify({ payloads: [] }),
+      });
+    expect((await decode()).status).toBe(401);
+    const merchant = await decode(merchantAuth);
+    expect(merchant.status).toBe(403);
+    expect(((await merchant.json()) as { error: { code: string } }).error.code).toBe('insufficient_scope');
+    expect((await decode(opsAuth)).status).toBe(200);
   });
 
   it('answers the Web UI origin CORS preflight, and no other origin', async () => {
@@ -85,14 +109,14 @@ describe('Temporal payload encryption (real dev server, real worker processes)',
   it('refuses altered payloads and malformed requests with the API error shape', async () => {
     const bad = await fetch(`http://127.0.0.1:${port}/codec/decode`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': 'application/json', Authorization: opsAuth },
       body: JSON.stringify({ payloads: [{ metadata: { encoding: Buffer.from(ENCRYPTED_ENCODING).toString('base64') }, data: 'AAAA' }] }),
     });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toEqual({ error: expect.objectContaining({ type: 'invalid_request_error', code: 'undecodable_payload' }) });
     const malformed = await fetch(`http://127.0.0.1:${port}/codec/decode`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': 'application/json', Authorization: opsAuth },
       body: JSON.stringify({ payloads: 'nope' }),
     });
     expect(malformed.status).toBe(400);

@@ -8,6 +8,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import type { AuditEntry, AuditLog } from '../../audit/audit-log';
 import { SA } from '../../temporal/search-attribute-keys';
 import { TASK_QUEUES } from '../../temporal/task-queues';
 import type { CardIntake } from '../../vault/card-intake';
@@ -46,6 +47,7 @@ export class PaymentService {
   constructor(
     private readonly client: Client,
     private readonly intake: CardIntake,
+    private readonly audit: AuditLog,
     private readonly options: PaymentServiceOptions,
   ) {}
 
@@ -160,22 +162,33 @@ export class PaymentService {
 
   async capture(merchantId: string, paymentId: string, amount?: number): Promise<PaymentView> {
     const handle = await this.owned(merchantId, paymentId);
-    return paymentView(await this.act(handle, () => handle.executeUpdate(captureUpdate, { args: [{ ...(amount !== undefined ? { amount } : {}) }] })));
+    const audit: Omit<AuditEntry, 'outcome'> = { actor: `merchant:${merchantId}`, action: 'payment.capture', merchantId, paymentId, details: amount !== undefined ? { amount } : {} };
+    return paymentView(await this.audited(audit, () => this.act(handle, () => handle.executeUpdate(captureUpdate, { args: [{ ...(amount !== undefined ? { amount } : {}) }] }))));
   }
 
   async cancel(merchantId: string, paymentId: string, reason?: string): Promise<PaymentView> {
     const handle = await this.owned(merchantId, paymentId);
-    return paymentView(await this.act(handle, () => handle.executeUpdate(cancelUpdate, { args: [{ ...(reason ? { reason } : {}) }] })));
+    const audit: Omit<AuditEntry, 'outcome'> = { actor: `merchant:${merchantId}`, action: 'payment.cancel', merchantId, paymentId };
+    return paymentView(await this.audited(audit, () => this.act(handle, () => handle.executeUpdate(cancelUpdate, { args: [{ ...(reason ? { reason } : {}) }] }))));
   }
 
   async refund(merchantId: string, paymentId: string, request: { amount?: number; reason?: string; idempotencyKey?: string }) {
     const handle = await this.owned(merchantId, paymentId);
     // The same refund request retried is the same refund; without a key each request is new.
     const refundId = `re_${request.idempotencyKey ? createHash('sha256').update(`${paymentId}\0${request.idempotencyKey}`).digest('hex').slice(0, 24) : randomUUID().replace(/-/g, '').slice(0, 24)}`;
-    const state = await this.act(handle, () =>
-      handle.executeUpdate(refundUpdate, {
-        args: [{ refundId, ...(request.amount !== undefined ? { amount: request.amount } : {}), ...(request.reason ? { reason: request.reason } : {}) }],
-      }),
+    const audit: Omit<AuditEntry, 'outcome'> = {
+      actor: `merchant:${merchantId}`,
+      action: 'payment.refund',
+      merchantId,
+      paymentId,
+      details: { refundId, ...(request.amount !== undefined ? { amount: request.amount } : {}) },
+    };
+    const state = await this.audited(audit, () =>
+      this.act(handle, () =>
+        handle.executeUpdate(refundUpdate, {
+          args: [{ refundId, ...(request.amount !== undefined ? { amount: request.amount } : {}), ...(request.reason ? { reason: request.reason } : {}) }],
+        }),
+      ),
     );
     const refund = state.refunds.find((r) => r.id === refundId)!;
     return {
@@ -193,7 +206,21 @@ export class PaymentService {
   async review(paymentId: string, decision: 'approve' | 'reject', actor: string): Promise<PaymentView> {
     const handle = this.client.workflow.getHandle<typeof paymentWorkflow>(paymentId);
     if (!(await this.exists(handle))) throw notFound(paymentId);
-    return paymentView(await this.act(handle, () => handle.executeUpdate(reviewUpdate, { args: [{ decision, actor }] })));
+    const audit: Omit<AuditEntry, 'outcome'> = { actor, action: 'review.decision', paymentId, details: { decision } };
+    return paymentView(await this.audited(audit, () => this.act(handle, () => handle.executeUpdate(reviewUpdate, { args: [{ decision, actor }] }))));
+  }
+
+  /** Sensitive actions are written to the audit trail with their outcome, refused ones included (DESIGN.md §3, invariant 7). */
+  private async audited<T>(entry: Omit<AuditEntry, 'outcome'>, work: () => Promise<T>): Promise<T> {
+    try {
+      const result = await work();
+      await this.audit.append({ ...entry, outcome: 'success' });
+      return result;
+    } catch (err) {
+      const code = err instanceof ApiError ? err.code : 'error';
+      await this.audit.append({ ...entry, outcome: 'failure', details: { ...entry.details, code } }).catch(() => undefined);
+      throw err;
+    }
   }
 
   /** The payment if it belongs to this merchant; otherwise 404, exactly as if it did not exist. */

@@ -27,7 +27,7 @@ const toJson = (p: Payload): JsonPayload => ({
   ...(p.data ? { data: Buffer.from(p.data).toString('base64') } : {}),
 });
 
-export function codecRoutes(codec: PayloadCodec, options: { allowedOrigins: string[] }): Router {
+export function codecRoutes(codec: PayloadCodec, options: { allowedOrigins: string[]; authenticate: RequestHandler[] }): Router {
   const router = Router();
   // The UI runs in the operator's browser on another origin: answer its CORS preflight.
   const cors: RequestHandler = (req, res, next) => {
@@ -49,7 +49,8 @@ export function codecRoutes(codec: PayloadCodec, options: { allowedOrigins: stri
   };
   router.use('/codec', cors);
   for (const direction of ['encode', 'decode'] as const) {
-    router.post(`/codec/${direction}`, async (req, res) => {
+    // Operators only (the `ops` scope): decoded payloads are payment state.
+    router.post(`/codec/${direction}`, ...options.authenticate, async (req, res) => {
       const parsed = payloadsBody.safeParse(req.body);
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;

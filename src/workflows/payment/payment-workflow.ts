@@ -6,6 +6,7 @@ import {
   condition,
   isCancellation,
   proxyActivities,
+  proxySinks,
   setHandler,
   sleep,
   upsertSearchAttributes,
@@ -14,6 +15,7 @@ import type { RetryPolicy } from '@temporalio/common';
 import type { AcquirerActivities } from '../../activities/acquirer';
 import type { FraudActivities } from '../../activities/fraud';
 import type { VaultActivities } from '../../activities/vault';
+import type { MetricsSinks } from '../../observability/metrics';
 import { SA } from '../../temporal/search-attribute-keys';
 import { TASK_QUEUES } from '../../temporal/task-queues';
 import {
@@ -62,6 +64,18 @@ const acquirer = proxyActivities<Omit<AcquirerActivities, 'ping'>>({
  * Compensation: void if capture fails for good, refund if settlement fails for good, and both when
  * the workflow is cancelled. The workflow only decides; every effect is an activity.
  */
+/**
+ * Compensations (void, reversal refund) are retried until they succeed, like the CVV purge: giving
+ * up would leave the cardholder's funds held (or taken) and fail the workflow mid-state.
+ */
+const compensation = proxyActivities<Pick<AcquirerActivities, 'voidAuthorization' | 'refundPayment'>>({
+  taskQueue: TASK_QUEUES.acquirer,
+  startToCloseTimeout: '15s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
+});
+
+const { metrics } = proxySinks<MetricsSinks>();
+
 export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState> {
   const { paymentId, merchantId, policy } = input;
   const now = () => new Date(Date.now()).toISOString();
@@ -92,9 +106,12 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState
 
   const record = (event: string, detail?: string) => state.timeline.push({ at: now(), event, ...(detail ? { detail } : {}) });
   const setStatus = (status: PaymentStatus, detail?: string) => {
+    const changed = state.status !== status;
     state.status = status;
     record(`payment.${status}`, detail);
     upsertSearchAttributes([{ key: SA.status, value: status }]);
+    // Leaves the sandbox through a sink: no history event, not called again on replay.
+    if (changed && FINAL_OR_DONE.includes(status)) metrics.paymentFinished(status);
   };
   const decided = () => state.status !== 'processing';
 
@@ -362,14 +379,14 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState
   }
 
   async function voidAuthorization() {
-    await CancellationScope.nonCancellable(() => acquirer.voidAuthorization({ paymentId, authorizationRef: refs.authorization! }));
+    await CancellationScope.nonCancellable(() => compensation.voidAuthorization({ paymentId, authorizationRef: refs.authorization! }));
     record('authorization.voided');
   }
 
   async function refundRemainder(reason: string) {
     const amount = state.amountCaptured - state.amountRefunded;
     const { acquirerRef } = await CancellationScope.nonCancellable(() =>
-      acquirer.refundPayment({ paymentId, captureRef: refs.capture!, amount, refundId: `reversal` }),
+      compensation.refundPayment({ paymentId, captureRef: refs.capture!, amount, refundId: `reversal` }),
     );
     state.amountRefunded += amount;
     state.refunds.push({ id: 'reversal', amount, status: 'succeeded', acquirerRef, createdAt: now() });

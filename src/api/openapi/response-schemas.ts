@@ -1,0 +1,146 @@
+import { z } from 'zod';
+import { PAYMENT_STATUSES } from '../payments/schemas';
+
+/**
+ * What the API answers, as zod schemas: they exist to describe responses in the OpenAPI document
+ * (requests are described by ../payments/schemas.ts, the schemas the routes validate with).
+ * test/unit/openapi.test.ts keeps them honest: their types are checked against the objects the
+ * code builds (paymentView, PaymentService, ErrorBody), and real views are parsed with them.
+ *
+ * Strict objects throughout: a field the code adds without describing it fails that test.
+ */
+
+const isoDateTime = z.iso.datetime({ offset: true });
+
+export const errorResponse = z
+  .strictObject({
+    error: z.strictObject({
+      type: z.enum(['invalid_request_error', 'card_error', 'authentication_error', 'not_found_error', 'conflict_error', 'api_error']),
+      code: z.string().meta({ description: 'Stable, machine-readable reason, e.g. `parameter_invalid`, `payment_not_found`' }),
+      message: z.string().meta({ description: 'For a person; never echoes card data' }),
+      param: z.string().optional().meta({ description: 'The offending field, e.g. `card.number` or `Idempotency-Key`' }),
+    }),
+  })
+  .meta({ description: 'The one error shape of the API' });
+
+export const refundSummary = z.strictObject({
+  id: z.string(),
+  amount: z.number().int(),
+  status: z.enum(['succeeded', 'failed']),
+  failure_reason: z.string().nullable(),
+  created: isoDateTime,
+});
+
+export const payment = z
+  .strictObject({
+    id: z.string().meta({ examples: ['pay_0123456789abcdef01234567'] }),
+    object: z.literal('payment'),
+    status: z.enum(PAYMENT_STATUSES),
+    amount: z.number().int().meta({ description: 'Minor units' }),
+    amount_capturable: z.number().int(),
+    amount_captured: z.number().int(),
+    amount_refunded: z.number().int(),
+    currency: z.string().meta({ description: 'ISO 4217, upper case', examples: ['USD'] }),
+    capture_method: z.enum(['automatic', 'manual']),
+    description: z.string().nullable(),
+    metadata: z.record(z.string(), z.string()),
+    card: z
+      .strictObject({
+        brand: z.string(),
+        last4: z.string(),
+        exp_month: z.number().int(),
+        exp_year: z.number().int(),
+        fingerprint: z.string().nullable(),
+        country: z.string().nullable(),
+      })
+      .meta({ description: 'Public card metadata only: never the number or the CVC' }),
+    decline_code: z.string().nullable(),
+    failure: z.strictObject({ code: z.string(), message: z.string() }).nullable(),
+    fraud: z
+      .strictObject({
+        decision: z.enum(['approve', 'review', 'decline']),
+        reasons: z.array(z.strictObject({ rule: z.string(), detail: z.string() })),
+        reviewed_by: z.string().nullable(),
+      })
+      .nullable(),
+    refunds: z.array(refundSummary),
+    capture_before: isoDateTime.nullable(),
+    settled_at: isoDateTime.nullable(),
+    refundable_until: isoDateTime.nullable(),
+    created: isoDateTime,
+    timeline: z.array(z.strictObject({ at: isoDateTime, event: z.string(), detail: z.string().optional() })),
+  })
+  .meta({ description: 'A payment as the merchant sees it' });
+
+/** POST /v1/payments when the authorization decision did not come within the wait: poll GET /v1/payments/{id}. */
+export const processingPayment = z
+  .strictObject({ id: z.string(), object: z.literal('payment'), status: z.literal('processing') })
+  .meta({ description: 'Accepted; the decision is still being made' });
+
+/** POST /v1/payments answers 202 with either: the full payment (a retry) or the stub above. */
+export const acceptedPayment = z.union([payment, processingPayment]);
+
+export const paymentListItem = z.strictObject({
+  id: z.string(),
+  object: z.literal('payment'),
+  status: z.enum(PAYMENT_STATUSES).nullable(),
+  amount: z.number().int().nullable(),
+  currency: z.string().nullable(),
+  card: z.strictObject({ brand: z.string().nullable(), last4: z.string().nullable() }),
+  created: isoDateTime.nullable(),
+});
+
+export const paymentList = z.strictObject({
+  object: z.literal('list'),
+  data: z.array(paymentListItem),
+  has_more: z.boolean(),
+  next_cursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null on the last page' }),
+});
+
+export const refund = z.strictObject({
+  id: z.string().meta({ examples: ['re_0123456789abcdef01234567'] }),
+  object: z.literal('refund'),
+  payment: z.string(),
+  amount: z.number().int(),
+  currency: z.string(),
+  status: z.enum(['succeeded', 'failed']),
+  failure_reason: z.string().nullable(),
+  created: isoDateTime,
+});
+
+export const health = z.strictObject({ status: z.literal('ok') });
+
+export const readiness = z.strictObject({
+  status: z.enum(['ready', 'unavailable']),
+  ready: z.boolean(),
+  reason: z.string().optional().meta({ description: 'The first failing component, in words' }),
+  checks: z.array(z.strictObject({ component: z.string(), ok: z.boolean(), detail: z.string() })),
+});
+
+/** Temporal's remote codec protocol: payloads with base64 metadata values and data. */
+export const codecPayloads = z.object({
+  payloads: z.array(
+    z.object({
+      metadata: z.record(z.string(), z.string().base64()).optional(),
+      data: z.string().base64().optional(),
+    }),
+  ),
+});
+
+/**
+ * Response schemas by component name: the document puts them under components.schemas and
+ * refers to them, so a schema nested in another (payment in a list) is one `$ref`.
+ */
+export const RESPONSE_SCHEMAS = {
+  Error: errorResponse,
+  Payment: payment,
+  ProcessingPayment: processingPayment,
+  AcceptedPayment: acceptedPayment,
+  PaymentListItem: paymentListItem,
+  PaymentList: paymentList,
+  Refund: refund,
+  RefundSummary: refundSummary,
+  Health: health,
+  Readiness: readiness,
+  CodecPayloads: codecPayloads,
+} satisfies Record<string, z.ZodType>;

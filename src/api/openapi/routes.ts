@@ -1,0 +1,348 @@
+import type { Express } from 'express';
+import { z } from 'zod';
+import { cancelBody, captureBody, createPaymentBody, idempotencyKeyHeader, listQuery, paymentIdParam, refundBody, reviewBody } from '../payments/schemas';
+import {
+  acceptedPayment,
+  codecPayloads,
+  errorResponse,
+  health,
+  payment,
+  paymentList,
+  readiness,
+  refund,
+} from './response-schemas';
+
+/**
+ * The route table: every route the API serves, once, with the zod schemas that validate its
+ * input (imported from ../payments/schemas.ts, the same objects the routes parse with) and the
+ * schemas that describe its answers. ./document.ts turns it into the OpenAPI document, and
+ * test/unit/openapi.test.ts checks it against the routes the Express app really registers, in
+ * both directions: a route added without a row here, or a row without a route, fails the suite.
+ */
+
+export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
+
+/**
+ * Who may call the route. Today a merchant names itself with X-Merchant-Id and an operator with
+ * X-Operator-Id; when JWT authentication lands, ./document.ts maps these to the bearer scheme
+ * (and a scope) in one place, and the rows stay as they are.
+ */
+export type RouteAuth = 'merchant' | 'operator' | 'none';
+
+export interface HeaderSpec {
+  name: string;
+  schema: z.ZodType;
+  required: boolean;
+  description: string;
+}
+
+export interface ResponseSpec {
+  description: string;
+  /** The body's schema; for JSON a zod schema, for other media types see `contentType`. */
+  schema?: z.ZodType;
+  /** Default `application/json`. */
+  contentType?: string;
+}
+
+export interface RouteSpec {
+  method: HttpMethod;
+  /** OpenAPI style: `/v1/payments/{id}`. */
+  path: string;
+  operationId: string;
+  summary: string;
+  description?: string;
+  tags: string[];
+  auth: RouteAuth;
+  /** One schema per `{name}` in the path. */
+  params?: Record<string, z.ZodType>;
+  /** The query as one object schema: each property becomes a query parameter. */
+  query?: z.ZodObject;
+  body?: z.ZodType;
+  /** Default true when there is a body: false for routes that treat a missing body as `{}`. */
+  bodyRequired?: boolean;
+  headers?: HeaderSpec[];
+  responses: Record<number, ResponseSpec>;
+}
+
+/**
+ * TODO(codec): src/api/routes/codec.ts validates with its own `payloadsBody`, which it does not
+ * export; until it does, this mirrors it (same shape, same 1000-payload cap). Once exported,
+ * replace this with `import { payloadsBody } from '../routes/codec'`.
+ */
+const codecRequestBody = z.object({
+  payloads: z
+    .array(z.object({ metadata: z.record(z.string(), z.string().base64()).optional(), data: z.string().base64().optional() }))
+    .max(1000),
+});
+
+/**
+ * The identity headers of today (src/api/routes/payments.ts checks them with these same patterns;
+ * the test checks `merchantOf` against this schema). They go away with JWT authentication.
+ */
+export const merchantIdHeader = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
+export const operatorIdHeader = z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/);
+
+/** The files the reference page at /docs loads, all served by this process (src/api/routes/docs.ts). */
+export const DOCS_ASSET_FILES = ['swagger-ui-bundle.js', 'swagger-ui.css', 'docs.js'] as const;
+export const docsAssetParam = z.enum(DOCS_ASSET_FILES);
+
+/**
+ * Request schemas by component name. The document refers to these by `$ref`; each is generated
+ * from the very object listed here (the test compares them with `z.toJSONSchema` of the import).
+ */
+export const REQUEST_SCHEMAS = {
+  CreatePaymentRequest: createPaymentBody,
+  CaptureRequest: captureBody,
+  CancelRequest: cancelBody,
+  RefundRequest: refundBody,
+  ReviewRequest: reviewBody,
+  CodecPayloadsRequest: codecRequestBody,
+} satisfies Record<string, z.ZodType>;
+
+const error = (description: string): ResponseSpec => ({ description, schema: errorResponse });
+const E400 = error('Invalid request: a field is missing, unknown or invalid (`param` names it)');
+const E401 = error('The merchant is not identified');
+const E404 = error('No such payment for this merchant');
+const E409 = error('The payment is not in a state that allows this (the code says why)');
+const E503 = error('The payment could not be read in time; retry shortly');
+
+const idParam = { id: paymentIdParam };
+
+export const ROUTES: RouteSpec[] = [
+  {
+    method: 'get',
+    path: '/healthz',
+    operationId: 'getHealth',
+    summary: 'Liveness: the process is up',
+    description: 'Never touches Temporal, so an outage of Temporal does not make an orchestrator restart healthy API processes.',
+    tags: ['operations'],
+    auth: 'none',
+    responses: { 200: { description: 'The process is up', schema: health } },
+  },
+  {
+    method: 'get',
+    path: '/readyz',
+    operationId: 'getReadiness',
+    summary: 'Readiness: Temporal answers and every worker queue runs',
+    tags: ['operations'],
+    auth: 'none',
+    responses: {
+      200: { description: 'Ready', schema: readiness },
+      503: { description: 'Not ready: `reason` names the first failing component', schema: readiness },
+    },
+  },
+  {
+    method: 'get',
+    path: '/metrics',
+    operationId: 'getMetrics',
+    summary: 'Prometheus metrics of this process',
+    tags: ['operations'],
+    auth: 'none',
+    responses: { 200: { description: 'Prometheus text exposition format 0.0.4', contentType: 'text/plain; version=0.0.4', schema: z.string() } },
+  },
+  {
+    method: 'post',
+    path: '/v1/payments',
+    operationId: 'createPayment',
+    summary: 'Create a payment',
+    description:
+      'Authorizes the card and, with `capture_method: automatic`, captures it. The same Idempotency-Key with the same body ' +
+      'returns the same payment; with another body it is a 409. Waits for the authorization decision up to a limit, then answers 202.',
+    tags: ['payments'],
+    auth: 'merchant',
+    headers: [{ name: 'Idempotency-Key', schema: idempotencyKeyHeader, required: true, description: 'Makes retries safe: one key, one payment' }],
+    body: createPaymentBody,
+    responses: {
+      200: { description: 'The same request again: the payment it created', schema: payment },
+      201: { description: 'Created, with the authorization decision (`status` may be `declined`)', schema: payment },
+      202: { description: 'Accepted; the decision is still being made: poll GET /v1/payments/{id}', schema: acceptedPayment },
+      400: error('Invalid request, or the card is invalid (`card_error`)'),
+      401: E401,
+      409: error('The Idempotency-Key was used with another body'),
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/payments',
+    operationId: 'listPayments',
+    summary: 'List payments, newest first',
+    tags: ['payments'],
+    auth: 'merchant',
+    query: listQuery,
+    responses: { 200: { description: 'One page of payments', schema: paymentList }, 400: E400, 401: E401 },
+  },
+  {
+    method: 'get',
+    path: '/v1/payments/{id}',
+    operationId: 'getPayment',
+    summary: 'Retrieve a payment',
+    tags: ['payments'],
+    auth: 'merchant',
+    params: idParam,
+    responses: { 200: { description: 'The payment', schema: payment }, 400: E400, 401: E401, 404: E404, 503: E503 },
+  },
+  {
+    method: 'post',
+    path: '/v1/payments/{id}/capture',
+    operationId: 'capturePayment',
+    summary: 'Capture an authorized payment (all of it, or less)',
+    tags: ['payments'],
+    auth: 'merchant',
+    params: idParam,
+    body: captureBody,
+    bodyRequired: false,
+    responses: { 200: { description: 'The payment after the capture', schema: payment }, 400: E400, 401: E401, 404: E404, 409: E409 },
+  },
+  {
+    method: 'post',
+    path: '/v1/payments/{id}/cancel',
+    operationId: 'cancelPayment',
+    summary: 'Cancel a payment that is not captured yet (voids the authorization)',
+    tags: ['payments'],
+    auth: 'merchant',
+    params: idParam,
+    body: cancelBody,
+    bodyRequired: false,
+    responses: { 200: { description: 'The canceled payment', schema: payment }, 400: E400, 401: E401, 404: E404, 409: E409 },
+  },
+  {
+    method: 'post',
+    path: '/v1/payments/{id}/refunds',
+    operationId: 'refundPayment',
+    summary: 'Refund a captured payment (all of what remains, or less)',
+    tags: ['payments'],
+    auth: 'merchant',
+    params: idParam,
+    headers: [
+      {
+        name: 'Idempotency-Key',
+        schema: idempotencyKeyHeader,
+        required: false,
+        description: 'The same key returns the same refund; without one every request is a new refund',
+      },
+    ],
+    body: refundBody,
+    bodyRequired: false,
+    responses: { 201: { description: 'The refund (`status` says whether it succeeded)', schema: refund }, 400: E400, 401: E401, 404: E404, 409: E409 },
+  },
+  {
+    method: 'post',
+    path: '/v1/payments/{id}/review',
+    operationId: 'reviewPayment',
+    summary: 'Decide a payment held for fraud review (operations)',
+    tags: ['operations'],
+    auth: 'operator',
+    params: idParam,
+    body: reviewBody,
+    responses: {
+      200: { description: 'The payment after the decision', schema: payment },
+      400: E400,
+      403: error('Not an operator'),
+      404: error('No such payment'),
+      409: E409,
+    },
+  },
+  ...(['encode', 'decode'] as const).map(
+    (direction): RouteSpec => ({
+      method: 'post',
+      path: `/codec/${direction}`,
+      operationId: `codec${direction === 'encode' ? 'Encode' : 'Decode'}`,
+      summary: `${direction === 'encode' ? 'Encrypt' : 'Decrypt'} Temporal payloads (remote codec for the Temporal Web UI)`,
+      description: 'Temporal\'s remote codec protocol. Payloads never hold card data. Answers CORS preflights from the configured Web UI origins.',
+      tags: ['codec'],
+      auth: 'none',
+      body: codecRequestBody,
+      responses: {
+        200: { description: `The ${direction}d payloads, in order`, schema: codecPayloads },
+        400: error(direction === 'decode' ? 'Malformed, or a payload is not ours or was altered' : 'Malformed payloads'),
+      },
+    }),
+  ),
+  {
+    method: 'get',
+    path: '/openapi.json',
+    operationId: 'getOpenApiDocument',
+    summary: 'This document (OpenAPI 3.1)',
+    tags: ['docs'],
+    auth: 'none',
+    responses: { 200: { description: 'The OpenAPI document', schema: z.record(z.string(), z.unknown()) } },
+  },
+  {
+    method: 'get',
+    path: '/docs',
+    operationId: 'getApiReference',
+    summary: 'Interactive API reference (served entirely by this process)',
+    tags: ['docs'],
+    auth: 'none',
+    responses: { 200: { description: 'An HTML page', contentType: 'text/html', schema: z.string() } },
+  },
+  {
+    method: 'get',
+    path: '/docs/assets/{file}',
+    operationId: 'getApiReferenceAsset',
+    summary: 'A script or stylesheet of the API reference page',
+    tags: ['docs'],
+    auth: 'none',
+    params: { file: docsAssetParam },
+    responses: {
+      200: { description: 'The file (JavaScript or CSS)', contentType: '*/*', schema: z.string() },
+      404: error('No such asset'),
+    },
+  },
+];
+
+export interface RegisteredRoute {
+  method: string;
+  /** OpenAPI style, as in the route table. */
+  path: string;
+}
+
+interface LayerLike {
+  route?: { path: unknown; methods: Record<string, boolean | undefined> };
+  handle?: unknown;
+  slash?: boolean;
+  rawPath?: unknown;
+}
+
+const stackOf = (handle: unknown): LayerLike[] | undefined => {
+  if (typeof handle !== 'function') return undefined;
+  const candidate = handle as unknown as { stack?: unknown; router?: { stack?: unknown } };
+  if (Array.isArray(candidate.stack)) return candidate.stack as LayerLike[]; // a Router
+  if (candidate.router && Array.isArray(candidate.router.stack)) return candidate.router.stack as LayerLike[]; // a mounted sub-app
+  return undefined;
+};
+
+/** `/v1/payments/:id` → `/v1/payments/{id}`; refuses Express patterns OpenAPI cannot express. */
+export function toOpenApiPath(expressPath: string): string {
+  if (/[*?(){}]/.test(expressPath)) throw new Error(`Route ${expressPath} uses an Express pattern the OpenAPI document cannot describe`);
+  return expressPath.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, '{$1}');
+}
+
+/**
+ * The routes an Express 5 app really registers, found by walking `app.router.stack`, nested
+ * routers included (under their mount path). Middleware (`app.use(fn)`) is not a route.
+ */
+export function registeredRoutes(app: Express): RegisteredRoute[] {
+  const found: RegisteredRoute[] = [];
+  const walk = (stack: LayerLike[], prefix: string) => {
+    for (const layer of stack) {
+      if (layer.route) {
+        const paths = Array.isArray(layer.route.path) ? layer.route.path : [layer.route.path];
+        for (const p of paths) {
+          if (typeof p !== 'string') throw new Error(`A route is registered with a non-string path (${String(p)}): describe it by hand`);
+          for (const [method, on] of Object.entries(layer.route.methods)) {
+            if (on && method !== '_all') found.push({ method: method.toLowerCase(), path: toOpenApiPath(prefix + p) });
+          }
+        }
+        continue;
+      }
+      const nested = stackOf(layer.handle);
+      if (!nested) continue;
+      const mount = layer.slash ? '' : layer.rawPath;
+      if (typeof mount !== 'string') throw new Error('A router is mounted at a non-string path: the route check cannot follow it');
+      walk(nested, prefix + mount.replace(/\/$/, ''));
+    }
+  };
+  walk((app as unknown as { router: { stack: LayerLike[] } }).router.stack, '');
+  return found;
+}
