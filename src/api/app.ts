@@ -7,6 +7,7 @@ import { httpMetrics, metricsRoute } from '../observability/http-metrics';
 import { Metrics } from '../observability/metrics';
 import { errorHandler, notFoundHandler } from './errors';
 import { codecRoutes } from './routes/codec';
+import { docsRoutes } from './routes/docs';
 import { healthRoutes } from './routes/health';
 import { paymentRoutes } from './routes/payments';
 import type { PaymentService } from './payments/payment-service';
@@ -34,6 +35,8 @@ export function createApp(deps: AppDependencies): Express {
   app.use(httpMetrics(metrics)); // first: it must see every request, 404s and body-parser errors too
   app.use(metricsRoute(metrics));
   app.use(healthRoutes(deps.client, deps.readinessTimeoutMs));
+  // Public: the OpenAPI description generated from the request schemas, and its reference page.
+  app.use(docsRoutes());
   // The codec endpoint takes batches of payloads from the Web UI: a larger limit than the API's own.
   app.use('/codec', express.json({ limit: '4mb' }));
   app.use(codecRoutes(deps.codec, { allowedOrigins: deps.codecAllowedOrigins, authenticate: [deps.authenticate, requireScope('ops')] }));

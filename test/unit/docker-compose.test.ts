@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { authConfigSchema } from '../../src/api/auth/auth-config';
 import { envSchema } from '../../src/config/env';
 import { ALL_QUEUES } from '../../src/temporal/task-queues';
 
@@ -11,6 +12,7 @@ import { ALL_QUEUES } from '../../src/temporal/task-queues';
 const ROOT = path.resolve(__dirname, '..', '..');
 interface Service {
   build?: string;
+  volumes?: string[];
   image?: string;
   command?: string[];
   environment?: Record<string, string>;
@@ -27,7 +29,7 @@ const packageJson = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 
 describe('docker-compose.yml', () => {
   it('has Temporal on PostgreSQL, its Web UI, one service per task queue, the API and the setup job', () => {
     expect(Object.keys(services).sort()).toEqual(
-      ['postgresql', 'temporal', 'temporal-ui', 'temporal-setup', 'api', ...ALL_QUEUES.map((q) => `worker-${q}`)].sort(),
+      ['postgresql', 'temporal', 'temporal-ui', 'temporal-setup', 'acquirer-sandbox', 'api', ...ALL_QUEUES.map((q) => `worker-${q}`)].sort(),
     );
     expect(services.temporal!.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgresql' });
     expect(services['temporal-ui']!.environment!.TEMPORAL_ADDRESS).toBe('temporal:7233');
@@ -52,11 +54,23 @@ describe('docker-compose.yml', () => {
   });
 
   it.each(gatewayServices)('%s sets only configuration variables the code reads, with valid values', (_name, service) => {
-    const known = Object.keys(envSchema.shape);
+    const known = [...Object.keys(envSchema.shape), ...Object.keys(authConfigSchema.shape)];
     const environment = service.environment ?? {};
     expect(Object.keys(environment).filter((k) => !known.includes(k))).toEqual([]);
-    expect(environment.TEMPORAL_ADDRESS).toBe('temporal:7233');
+    if (_name !== 'acquirer-sandbox') expect(environment.TEMPORAL_ADDRESS).toBe('temporal:7233');
     expect(envSchema.safeParse(environment).success).toBe(true);
+  });
+
+  it('the services that share card data share one database and one master key, and the API has a JWT secret', () => {
+    for (const name of ['api', 'worker-vault', 'worker-fraud']) {
+      expect(services[name]!.environment!.DATABASE_URL).toMatch(/^postgres:\/\/.+@postgresql:5432\/gateway$/);
+    }
+    expect(services.postgresql!.environment!.POSTGRES_DB).toBe('gateway');
+    for (const name of ['api', ...ALL_QUEUES.map((q) => `worker-${q}`)]) {
+      expect(services[name]!.environment!.MASTER_KEY_FILE).toBe('/keys/master-key.json');
+      expect(services[name]!.volumes).toContain('keys:/keys');
+    }
+    expect(services.api!.environment!.JWT_SECRET).toMatch(/^\$\{JWT_SECRET:\?/);
   });
 
   it('publishes the API on the port it listens on, and every dependency exists', () => {

@@ -1,8 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { JWT_ALGORITHMS } from '../auth/auth-config';
+import { SCOPES } from '../auth/verify-token';
 import { RESPONSE_SCHEMAS } from './response-schemas';
-import { REQUEST_SCHEMAS, ROUTES, merchantIdHeader, operatorIdHeader, type RouteSpec } from './routes';
+import { REQUEST_SCHEMAS, ROUTES, type RouteSpec } from './routes';
 
 /**
  * The OpenAPI 3.1 document, generated from the route table (./routes.ts) and the zod schemas in
@@ -92,24 +94,21 @@ export function buildOpenApiDocument(): OpenApiDocument {
       }
     }
 
-    // Identity: headers today. With JWT authentication, return `security` here instead (and drop
-    // the headers): `{ security: [{ bearerAuth: [] }] }`, with the scope in the description.
-    if (route.auth === 'merchant') {
-      parameters.push({ name: 'X-Merchant-Id', in: 'header', required: true, description: 'The merchant (until JWT authentication)', schema: inputJsonSchema(merchantIdHeader) });
-    } else if (route.auth === 'operator') {
-      parameters.push({ name: 'X-Operator-Id', in: 'header', required: true, description: 'The operator deciding (recorded on the payment)', schema: inputJsonSchema(operatorIdHeader) });
-    }
-
     for (const header of route.headers ?? []) {
       parameters.push({ name: header.name, in: 'header', required: header.required, description: header.description, schema: inputJsonSchema(header.schema) });
     }
 
+    const scope = route.auth === 'public' ? undefined : route.auth.scope;
+    const description = [route.description, scope ? `Requires a bearer token with the \`${scope}\` scope.` : undefined].filter(Boolean).join('\n\n');
     const op: Record<string, unknown> = {
       operationId: route.operationId,
       summary: route.summary,
-      ...(route.description ? { description: route.description } : {}),
+      ...(description ? { description } : {}),
       tags: route.tags,
       ...(parameters.length ? { parameters } : {}),
+      // OpenAPI 3.1 lets a bearer requirement list the roles (here: scopes) it needs. Public
+      // routes say so explicitly with an empty list.
+      security: scope ? [{ bearerAuth: [scope] }] : [],
     };
     if (route.body) {
       const id = componentOf.get(route.body);
@@ -123,6 +122,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
         status,
         {
           description: response.description,
+          ...(scope && (status === '401' || status === '403') ? { headers: { 'WWW-Authenticate': { description: 'RFC 6750 challenge', schema: { type: 'string' } } } } : {}),
           ...(response.schema ? { content: { [response.contentType ?? 'application/json']: { schema: responseSchema(response.schema, where) } } } : {}),
         },
       ]),
@@ -151,7 +151,14 @@ export function buildOpenApiDocument(): OpenApiDocument {
         ...responses.schemas,
       },
       securitySchemes: {
-        bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A JWT from the gateway\'s issuer (coming with authentication)' },
+        bearerAuth: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description:
+            `A JWT signed by the configured issuer (${JWT_ALGORITHMS.join(', ')}), with \`sub\` the merchant (or the operator) ` +
+            `and \`scope\` a space-separated list of ${SCOPES.join(', ')}. \`npm run token\` mints development tokens.`,
+        },
       },
     },
   };

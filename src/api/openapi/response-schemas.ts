@@ -11,6 +11,7 @@ import { PAYMENT_STATUSES } from '../payments/schemas';
  */
 
 const isoDateTime = z.iso.datetime({ offset: true });
+const minorUnits = z.number().int().nonnegative().meta({ description: 'Minor units (cents for USD)', examples: [1999] });
 
 export const errorResponse = z
   .strictObject({
@@ -25,7 +26,7 @@ export const errorResponse = z
 
 export const refundSummary = z.strictObject({
   id: z.string(),
-  amount: z.number().int(),
+  amount: minorUnits,
   status: z.enum(['succeeded', 'failed']),
   failure_reason: z.string().nullable(),
   created: isoDateTime,
@@ -36,10 +37,10 @@ export const payment = z
     id: z.string().meta({ examples: ['pay_0123456789abcdef01234567'] }),
     object: z.literal('payment'),
     status: z.enum(PAYMENT_STATUSES),
-    amount: z.number().int().meta({ description: 'Minor units' }),
-    amount_capturable: z.number().int(),
-    amount_captured: z.number().int(),
-    amount_refunded: z.number().int(),
+    amount: minorUnits,
+    amount_capturable: minorUnits,
+    amount_captured: minorUnits,
+    amount_refunded: minorUnits,
     currency: z.string().meta({ description: 'ISO 4217, upper case', examples: ['USD'] }),
     capture_method: z.enum(['automatic', 'manual']),
     description: z.string().nullable(),
@@ -48,8 +49,8 @@ export const payment = z
       .strictObject({
         brand: z.string(),
         last4: z.string(),
-        exp_month: z.number().int(),
-        exp_year: z.number().int(),
+        exp_month: z.number().int().min(1).max(12),
+        exp_year: z.number().int().meta({ examples: [2030] }),
         fingerprint: z.string().nullable(),
         country: z.string().nullable(),
       })
@@ -84,7 +85,7 @@ export const paymentListItem = z.strictObject({
   id: z.string(),
   object: z.literal('payment'),
   status: z.enum(PAYMENT_STATUSES).nullable(),
-  amount: z.number().int().nullable(),
+  amount: minorUnits.nullable(),
   currency: z.string().nullable(),
   card: z.strictObject({ brand: z.string().nullable(), last4: z.string().nullable() }),
   created: isoDateTime.nullable(),
@@ -101,7 +102,7 @@ export const refund = z.strictObject({
   id: z.string().meta({ examples: ['re_0123456789abcdef01234567'] }),
   object: z.literal('refund'),
   payment: z.string(),
-  amount: z.number().int(),
+  amount: minorUnits,
   currency: z.string(),
   status: z.enum(['succeeded', 'failed']),
   failure_reason: z.string().nullable(),

@@ -1,6 +1,8 @@
 import type { Express } from 'express';
 import { z } from 'zod';
+import type { Scope } from '../auth/verify-token';
 import { cancelBody, captureBody, createPaymentBody, idempotencyKeyHeader, listQuery, paymentIdParam, refundBody, reviewBody } from '../payments/schemas';
+import { payloadsBody } from '../routes/codec';
 import {
   acceptedPayment,
   codecPayloads,
@@ -23,11 +25,12 @@ import {
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
 /**
- * Who may call the route. Today a merchant names itself with X-Merchant-Id and an operator with
- * X-Operator-Id; when JWT authentication lands, ./document.ts maps these to the bearer scheme
- * (and a scope) in one place, and the rows stay as they are.
+ * Who may call the route: anyone, or the bearer of a JWT granting `scope` (src/api/auth: the
+ * app authenticates every /v1 and /codec request, and each route requires its scope).
+ * test/unit/openapi.test.ts checks each row against the app: no token is a 401, a token without
+ * the scope a 403, a token with only that scope gets through.
  */
-export type RouteAuth = 'merchant' | 'operator' | 'none';
+export type RouteAuth = 'public' | { scope: Scope };
 
 export interface HeaderSpec {
   name: string;
@@ -64,23 +67,8 @@ export interface RouteSpec {
   responses: Record<number, ResponseSpec>;
 }
 
-/**
- * TODO(codec): src/api/routes/codec.ts validates with its own `payloadsBody`, which it does not
- * export; until it does, this mirrors it (same shape, same 1000-payload cap). Once exported,
- * replace this with `import { payloadsBody } from '../routes/codec'`.
- */
-const codecRequestBody = z.object({
-  payloads: z
-    .array(z.object({ metadata: z.record(z.string(), z.string().base64()).optional(), data: z.string().base64().optional() }))
-    .max(1000),
-});
-
-/**
- * The identity headers of today (src/api/routes/payments.ts checks them with these same patterns;
- * the test checks `merchantOf` against this schema). They go away with JWT authentication.
- */
-export const merchantIdHeader = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
-export const operatorIdHeader = z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/);
+// The codec endpoint's request schema is the one its route validates with.
+const codecRequestBody = payloadsBody;
 
 /** The files the reference page at /docs loads, all served by this process (src/api/routes/docs.ts). */
 export const DOCS_ASSET_FILES = ['swagger-ui-bundle.js', 'swagger-ui.css', 'docs.js'] as const;
@@ -101,10 +89,14 @@ export const REQUEST_SCHEMAS = {
 
 const error = (description: string): ResponseSpec => ({ description, schema: errorResponse });
 const E400 = error('Invalid request: a field is missing, unknown or invalid (`param` names it)');
-const E401 = error('The merchant is not identified');
 const E404 = error('No such payment for this merchant');
 const E409 = error('The payment is not in a state that allows this (the code says why)');
-const E503 = error('The payment could not be read in time; retry shortly');
+/** What every authenticated route can answer before it runs (src/api/auth/middleware.ts). */
+const AUTH_ERRORS = {
+  401: error('No valid bearer token (`code` says why: token_missing, token_expired, ...); see the WWW-Authenticate header'),
+  403: error('The token does not grant the scope this route needs (`insufficient_scope`)'),
+  503: error('Tokens cannot be verified right now (the signing keys are unavailable); retry shortly'),
+} satisfies Record<number, ResponseSpec>;
 
 const idParam = { id: paymentIdParam };
 
@@ -116,7 +108,7 @@ export const ROUTES: RouteSpec[] = [
     summary: 'Liveness: the process is up',
     description: 'Never touches Temporal, so an outage of Temporal does not make an orchestrator restart healthy API processes.',
     tags: ['operations'],
-    auth: 'none',
+    auth: 'public',
     responses: { 200: { description: 'The process is up', schema: health } },
   },
   {
@@ -125,7 +117,7 @@ export const ROUTES: RouteSpec[] = [
     operationId: 'getReadiness',
     summary: 'Readiness: Temporal answers and every worker queue runs',
     tags: ['operations'],
-    auth: 'none',
+    auth: 'public',
     responses: {
       200: { description: 'Ready', schema: readiness },
       503: { description: 'Not ready: `reason` names the first failing component', schema: readiness },
@@ -137,7 +129,7 @@ export const ROUTES: RouteSpec[] = [
     operationId: 'getMetrics',
     summary: 'Prometheus metrics of this process',
     tags: ['operations'],
-    auth: 'none',
+    auth: 'public',
     responses: { 200: { description: 'Prometheus text exposition format 0.0.4', contentType: 'text/plain; version=0.0.4', schema: z.string() } },
   },
   {
@@ -149,7 +141,7 @@ export const ROUTES: RouteSpec[] = [
       'Authorizes the card and, with `capture_method: automatic`, captures it. The same Idempotency-Key with the same body ' +
       'returns the same payment; with another body it is a 409. Waits for the authorization decision up to a limit, then answers 202.',
     tags: ['payments'],
-    auth: 'merchant',
+    auth: { scope: 'payments:write' },
     headers: [{ name: 'Idempotency-Key', schema: idempotencyKeyHeader, required: true, description: 'Makes retries safe: one key, one payment' }],
     body: createPaymentBody,
     responses: {
@@ -157,8 +149,8 @@ export const ROUTES: RouteSpec[] = [
       201: { description: 'Created, with the authorization decision (`status` may be `declined`)', schema: payment },
       202: { description: 'Accepted; the decision is still being made: poll GET /v1/payments/{id}', schema: acceptedPayment },
       400: error('Invalid request, or the card is invalid (`card_error`)'),
-      401: E401,
       409: error('The Idempotency-Key was used with another body'),
+      ...AUTH_ERRORS,
     },
   },
   {
@@ -167,9 +159,9 @@ export const ROUTES: RouteSpec[] = [
     operationId: 'listPayments',
     summary: 'List payments, newest first',
     tags: ['payments'],
-    auth: 'merchant',
+    auth: { scope: 'payments:read' },
     query: listQuery,
-    responses: { 200: { description: 'One page of payments', schema: paymentList }, 400: E400, 401: E401 },
+    responses: { 200: { description: 'One page of payments', schema: paymentList }, 400: E400, ...AUTH_ERRORS },
   },
   {
     method: 'get',
@@ -177,9 +169,15 @@ export const ROUTES: RouteSpec[] = [
     operationId: 'getPayment',
     summary: 'Retrieve a payment',
     tags: ['payments'],
-    auth: 'merchant',
+    auth: { scope: 'payments:read' },
     params: idParam,
-    responses: { 200: { description: 'The payment', schema: payment }, 400: E400, 401: E401, 404: E404, 503: E503 },
+    responses: {
+      200: { description: 'The payment', schema: payment },
+      400: E400,
+      404: E404,
+      ...AUTH_ERRORS,
+      503: error('The payment could not be read in time, or tokens cannot be verified right now; retry shortly'),
+    },
   },
   {
     method: 'post',
@@ -187,11 +185,11 @@ export const ROUTES: RouteSpec[] = [
     operationId: 'capturePayment',
     summary: 'Capture an authorized payment (all of it, or less)',
     tags: ['payments'],
-    auth: 'merchant',
+    auth: { scope: 'payments:write' },
     params: idParam,
     body: captureBody,
     bodyRequired: false,
-    responses: { 200: { description: 'The payment after the capture', schema: payment }, 400: E400, 401: E401, 404: E404, 409: E409 },
+    responses: { 200: { description: 'The payment after the capture', schema: payment }, 400: E400, 404: E404, 409: E409, ...AUTH_ERRORS },
   },
   {
     method: 'post',
@@ -199,11 +197,11 @@ export const ROUTES: RouteSpec[] = [
     operationId: 'cancelPayment',
     summary: 'Cancel a payment that is not captured yet (voids the authorization)',
     tags: ['payments'],
-    auth: 'merchant',
+    auth: { scope: 'payments:write' },
     params: idParam,
     body: cancelBody,
     bodyRequired: false,
-    responses: { 200: { description: 'The canceled payment', schema: payment }, 400: E400, 401: E401, 404: E404, 409: E409 },
+    responses: { 200: { description: 'The canceled payment', schema: payment }, 400: E400, 404: E404, 409: E409, ...AUTH_ERRORS },
   },
   {
     method: 'post',
@@ -211,7 +209,7 @@ export const ROUTES: RouteSpec[] = [
     operationId: 'refundPayment',
     summary: 'Refund a captured payment (all of what remains, or less)',
     tags: ['payments'],
-    auth: 'merchant',
+    auth: { scope: 'refunds:write' },
     params: idParam,
     headers: [
       {
@@ -223,23 +221,24 @@ export const ROUTES: RouteSpec[] = [
     ],
     body: refundBody,
     bodyRequired: false,
-    responses: { 201: { description: 'The refund (`status` says whether it succeeded)', schema: refund }, 400: E400, 401: E401, 404: E404, 409: E409 },
+    responses: { 201: { description: 'The refund (`status` says whether it succeeded)', schema: refund }, 400: E400, 404: E404, 409: E409, ...AUTH_ERRORS },
   },
   {
     method: 'post',
     path: '/v1/payments/{id}/review',
     operationId: 'reviewPayment',
     summary: 'Decide a payment held for fraud review (operations)',
+    description: 'The token\'s subject is the operator, recorded on the payment and in the audit log.',
     tags: ['operations'],
-    auth: 'operator',
+    auth: { scope: 'ops' },
     params: idParam,
     body: reviewBody,
     responses: {
       200: { description: 'The payment after the decision', schema: payment },
       400: E400,
-      403: error('Not an operator'),
       404: error('No such payment'),
       409: E409,
+      ...AUTH_ERRORS,
     },
   },
   ...(['encode', 'decode'] as const).map(
@@ -250,11 +249,12 @@ export const ROUTES: RouteSpec[] = [
       summary: `${direction === 'encode' ? 'Encrypt' : 'Decrypt'} Temporal payloads (remote codec for the Temporal Web UI)`,
       description: 'Temporal\'s remote codec protocol. Payloads never hold card data. Answers CORS preflights from the configured Web UI origins.',
       tags: ['codec'],
-      auth: 'none',
+      auth: { scope: 'ops' },
       body: codecRequestBody,
       responses: {
         200: { description: `The ${direction}d payloads, in order`, schema: codecPayloads },
         400: error(direction === 'decode' ? 'Malformed, or a payload is not ours or was altered' : 'Malformed payloads'),
+        ...AUTH_ERRORS,
       },
     }),
   ),
@@ -264,7 +264,7 @@ export const ROUTES: RouteSpec[] = [
     operationId: 'getOpenApiDocument',
     summary: 'This document (OpenAPI 3.1)',
     tags: ['docs'],
-    auth: 'none',
+    auth: 'public',
     responses: { 200: { description: 'The OpenAPI document', schema: z.record(z.string(), z.unknown()) } },
   },
   {
@@ -273,7 +273,7 @@ export const ROUTES: RouteSpec[] = [
     operationId: 'getApiReference',
     summary: 'Interactive API reference (served entirely by this process)',
     tags: ['docs'],
-    auth: 'none',
+    auth: 'public',
     responses: { 200: { description: 'An HTML page', contentType: 'text/html', schema: z.string() } },
   },
   {
@@ -282,7 +282,7 @@ export const ROUTES: RouteSpec[] = [
     operationId: 'getApiReferenceAsset',
     summary: 'A script or stylesheet of the API reference page',
     tags: ['docs'],
-    auth: 'none',
+    auth: 'public',
     params: { file: docsAssetParam },
     responses: {
       200: { description: 'The file (JavaScript or CSS)', contentType: '*/*', schema: z.string() },

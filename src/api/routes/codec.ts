@@ -9,7 +9,7 @@ import { ApiError } from '../errors';
  * `{"payloads": [{"metadata": {k: base64}, "data": base64}]}`). Without it the UI shows ciphertext.
  * Payloads never hold card data, so decoding shows payment state, never a PAN or CVV.
  */
-const payloadsBody = z.object({
+export const payloadsBody = z.object({
   payloads: z
     .array(z.object({ metadata: z.record(z.string(), z.string().base64()).optional(), data: z.string().base64().optional() }))
     .max(1000),
