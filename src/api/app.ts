@@ -5,7 +5,10 @@ import type { PayloadCodec } from '@temporalio/common';
 import type { Logger } from '../logging/logger';
 import { httpMetrics, metricsRoute } from '../observability/http-metrics';
 import { Metrics } from '../observability/metrics';
+import helmet from 'helmet';
 import { errorHandler, notFoundHandler } from './errors';
+import { jsonOnly, merchantRateLimit } from './middleware/edge';
+import { requestLogging } from './middleware/request-logging';
 import { codecRoutes } from './routes/codec';
 import { docsRoutes } from './routes/docs';
 import { healthRoutes } from './routes/health';
@@ -25,6 +28,8 @@ export interface AppDependencies {
   authenticate: RequestHandler;
   /** This process's metrics, served at GET /metrics. Default: a fresh registry. */
   metrics?: Metrics;
+  /** Requests per merchant per minute. */
+  rateLimitPerMinute?: number;
 }
 
 /** The Express application, without listening: tests mount it on an ephemeral port. */
@@ -33,7 +38,10 @@ export function createApp(deps: AppDependencies): Express {
   app.disable('x-powered-by');
   const metrics = deps.metrics ?? new Metrics();
   app.use(httpMetrics(metrics)); // first: it must see every request, 404s and body-parser errors too
+  app.use(requestLogging(deps.logger));
+  app.use(helmet());
   app.use(metricsRoute(metrics));
+  app.use(jsonOnly);
   app.use(healthRoutes(deps.client, deps.readinessTimeoutMs));
   // Public: the OpenAPI description generated from the request schemas, and its reference page.
   app.use(docsRoutes());
@@ -41,7 +49,7 @@ export function createApp(deps: AppDependencies): Express {
   app.use('/codec', express.json({ limit: '4mb' }));
   app.use(codecRoutes(deps.codec, { allowedOrigins: deps.codecAllowedOrigins, authenticate: [deps.authenticate, requireScope('ops')] }));
   app.use(express.json({ limit: '16kb' }));
-  app.use('/v1', deps.authenticate);
+  app.use('/v1', deps.authenticate, merchantRateLimit(deps.rateLimitPerMinute ?? 600));
   app.use(paymentRoutes(deps.payments));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));

@@ -51,7 +51,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const known = err instanceof ApiError ? err : fromBodyParser(err as { type?: string; message: string });
     const apiError = known ?? new ApiError(500, 'api_error', 'internal_error', 'Something went wrong on our side; it has been logged');
-    if (!known) logger.error({ err, method: req.method, path: req.path }, 'unhandled error');
+    // req.log carries the request id (./middleware/request-logging.ts); the process logger is the fallback.
+    if (!known) ((req as { log?: Logger }).log ?? logger).error({ err, method: req.method, path: req.path }, 'unhandled error');
+    if (apiError.status === 429) res.set('Retry-After', '60');
     res.status(apiError.status).json(apiError.toBody());
   };
 }

@@ -1,5 +1,7 @@
 /** `npm run api`: the merchant API on PORT. */
 import { once } from 'node:events';
+import fs from 'node:fs';
+import https from 'node:https';
 import { loadEnv } from '../config/env';
 import { createLogger } from '../logging/logger';
 import { exitOnFailure, onShutdown } from '../process/lifecycle';
@@ -41,6 +43,7 @@ async function main(): Promise<void> {
     codecAllowedOrigins: env.CODEC_CORS_ORIGINS ?? [`http://localhost:${env.TEMPORAL_UI_PORT}`, `http://127.0.0.1:${env.TEMPORAL_UI_PORT}`],
     payments,
     metrics: new Metrics(),
+    rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     authenticate: authenticate(createTokenVerifier(loadAuthConfig(process.env, env.DATA_DIR)), {
       onFailure: async (reason, req) => {
         await audit.append({ actor: 'anonymous', action: 'auth.failure', outcome: 'failure', details: { code: reason.code, path: req.path } });
@@ -48,9 +51,14 @@ async function main(): Promise<void> {
     }),
   });
 
-  const server = app.listen(env.PORT);
+  // HTTPS when a certificate and key are configured; graceful shutdown is the same either way.
+  const server =
+    env.API_TLS_CERT && env.API_TLS_KEY
+      ? https.createServer({ cert: fs.readFileSync(env.API_TLS_CERT), key: fs.readFileSync(env.API_TLS_KEY) }, app).listen(env.PORT)
+      : app.listen(env.PORT);
   await once(server, 'listening');
-  logger.info({ port: env.PORT, temporal: temporalAddress(env) }, `API listening on http://localhost:${env.PORT}`);
+  const scheme = env.API_TLS_CERT && env.API_TLS_KEY ? 'https' : 'http';
+  logger.info({ port: env.PORT, temporal: temporalAddress(env) }, `API listening on ${scheme}://localhost:${env.PORT}`);
 
   onShutdown((reason) => {
     logger.info({ reason }, 'API shutting down: finishing in-flight requests');

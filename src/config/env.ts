@@ -77,6 +77,11 @@ export const envSchema = z.object({
   METRICS_PORT: port.optional(),
   /** Loopback port of the Temporal SDK's own exporter, re-served on METRICS_PORT. Default METRICS_PORT + 1. */
   TEMPORAL_METRICS_PORT: port.optional(),
+  /** The API over HTTPS when both are set (PEM files); plain HTTP otherwise (e.g. behind a TLS-terminating proxy). */
+  API_TLS_CERT: optionalPath,
+  API_TLS_KEY: optionalPath,
+  /** Requests per merchant per minute before 429. */
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().max(1_000_000).default(600),
   /** How long GET /readyz waits for its probe workflow before it answers 503. */
   READINESS_TIMEOUT_MS: z.coerce.number().int().min(500).max(60_000).default(5_000),
 });

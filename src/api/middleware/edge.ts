@@ -1,0 +1,32 @@
+import type { RequestHandler } from 'express';
+import { rateLimit } from 'express-rate-limit';
+import type { Response } from 'express';
+import { ApiError } from '../errors';
+
+/** Bodies are JSON or nothing: anything else is a 415 before a parser runs. */
+export const jsonOnly: RequestHandler = (req, _res, next) => {
+  const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+  if (hasBody && !req.is('application/json')) {
+    next(new ApiError(415, 'invalid_request_error', 'unsupported_media_type', 'Send the request body as application/json', 'Content-Type'));
+    return;
+  }
+  next();
+};
+
+/**
+ * Requests per merchant (the token's subject) per minute. Runs after authentication, so one
+ * merchant's burst cannot starve the others; the limit answers 429 in the API's error shape with
+ * Retry-After.
+ */
+export function merchantRateLimit(perMinute: number): RequestHandler {
+  return rateLimit({
+    windowMs: 60_000,
+    limit: perMinute,
+    standardHeaders: 'draft-7',
+    legacyHeaders: false,
+    keyGenerator: (_req, res: Response) => (res.locals.principal as { subject: string } | undefined)?.subject ?? 'anonymous',
+    handler: (_req, _res, next) => {
+      next(new ApiError(429, 'invalid_request_error', 'rate_limited', `More than ${perMinute} requests in a minute; retry after the Retry-After delay`));
+    },
+  });
+}
