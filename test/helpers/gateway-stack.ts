@@ -20,12 +20,21 @@ export interface GatewayStack {
    */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are checked field by field in tests
   request(method: string, path: string, options?: { merchant?: string; operator?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: any }>;
+  /** The API's HS256 secret, for tests that forge tokens on purpose. */
+  jwtSecret: string;
   /** A token the API accepts, for tests that build their own requests. */
   token(subject: string, scopes: string[]): Promise<string>;
   stop(): Promise<void>;
 }
 
-export async function startGatewayStack(options: { env?: NodeJS.ProcessEnv; sandboxEnv?: NodeJS.ProcessEnv } = {}): Promise<GatewayStack> {
+export async function startGatewayStack(
+  options: {
+    env?: NodeJS.ProcessEnv;
+    sandboxEnv?: NodeJS.ProcessEnv;
+    /** Each worker serves /metrics on its own port: `stack.metricsPorts` (see startDevStack). Default false. */
+    metrics?: boolean;
+  } = {},
+): Promise<GatewayStack> {
   const sandbox = await startAcquirerSandbox(options.sandboxEnv);
   const jwtSecret = randomBytes(32).toString('base64url');
   const env: NodeJS.ProcessEnv = {
@@ -35,7 +44,7 @@ export async function startGatewayStack(options: { env?: NodeJS.ProcessEnv; sand
     CVV_SWEEP_INTERVAL_SECONDS: '3600',
     ...options.env,
   };
-  const stack = await startDevStack({ extraEnv: env });
+  const stack = await startDevStack({ extraEnv: env, metrics: options.metrics });
   const port = await freePort();
   const api = startNodeProcess('api', 'api/server.js', { ...stack.env, PORT: String(port) });
   await api.waitForOutput(/API listening/);
@@ -50,6 +59,7 @@ export async function startGatewayStack(options: { env?: NodeJS.ProcessEnv; sand
       .setExpirationTime('1h')
       .sign(new TextEncoder().encode(jwtSecret));
   return {
+    jwtSecret,
     token,
     apiUrl,
     api,

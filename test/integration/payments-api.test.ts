@@ -1,3 +1,4 @@
+import { SignJWT } from 'jose';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -227,6 +228,44 @@ describe('merchant payments API end to end (real dev server, workers, acquirer s
       } finally {
         db.close();
       }
+    });
+  });
+
+  describe('authentication over HTTP (the real API)', () => {
+    const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const sign = (claims: Record<string, unknown>, mutate: (jwt: SignJWT) => SignJWT = (j) => j) =>
+      mutate(
+        new SignJWT({ scope: 'payments:read', ...claims })
+          .setProtectedHeader({ alg: 'HS256' })
+          .setSubject('m_auth')
+          .setIssuer('card-gateway-dev')
+          .setAudience('card-gateway-api')
+          .setIssuedAt()
+          .setExpirationTime('10m'),
+      ).sign(new TextEncoder().encode(stack.jwtSecret));
+    const get = async (token?: string) => {
+      const response = await fetch(`${stack.apiUrl}/v1/payments`, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+      return { status: response.status, body: (await response.json()) as { error?: { type: string; code: string } } };
+    };
+
+    const cases: [string, () => Promise<string | undefined>, string][] = [
+      ['missing', async () => undefined, 'token_missing'],
+      ['expired', () => sign({}, (j) => j.setExpirationTime(Math.floor(Date.now() / 1000) - 3600)), 'token_expired'],
+      ['not yet valid', () => sign({}, (j) => j.setNotBefore(Math.floor(Date.now() / 1000) + 3600)), 'token_not_yet_valid'],
+      ['wrong issuer', () => sign({}, (j) => j.setIssuer('someone-else')), 'token_invalid_issuer'],
+      ['wrong audience', () => sign({}, (j) => j.setAudience('another-api')), 'token_invalid_audience'],
+      ['tampered', async () => (await sign({})).replace(/\.[^.]+\./, `.${b64({ sub: 'm_other', scope: 'payments:read', iss: 'card-gateway-dev', aud: 'card-gateway-api', exp: 9999999999 })}.`), 'token_invalid_signature'],
+      ['alg none', async () => `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'm_auth', scope: 'payments:read', iss: 'card-gateway-dev', aud: 'card-gateway-api', exp: 9999999999 })}.`, 'token_algorithm_not_allowed'],
+    ];
+    it.each(cases)('a %s token is 401 with its code', async (_what, make, code) => {
+      const { status, body } = await get(await make());
+      expect(status).toBe(401);
+      expect(body.error).toMatchObject({ type: 'authentication_error', code });
+    });
+
+    it('a token without the scope is 403; with it, 200', async () => {
+      expect((await get(await sign({ scope: 'refunds:write' }))).body.error).toMatchObject({ code: 'insufficient_scope' });
+      expect((await get(await sign({}))).status).toBe(200);
     });
   });
 
