@@ -1,5 +1,7 @@
 import express, { type Express, type RequestHandler } from 'express';
 import { requireScope } from './auth/middleware';
+import type { TokenVerifier } from './auth/verify-token';
+import { opsCookieAsBearer, opsSessionRoutes } from './routes/ops-session';
 import type { Client } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
 import type { Logger } from '../logging/logger';
@@ -26,6 +28,8 @@ export interface AppDependencies {
   payments: PaymentService;
   /** Verifies bearer tokens (src/api/auth); every /v1 and /codec request is authenticated. */
   authenticate: RequestHandler;
+  /** The same verifier, for the operators' browser sign-in (./routes/ops-session.ts). */
+  verifier: TokenVerifier;
   /** This process's metrics, served at GET /metrics. Default: a fresh registry. */
   metrics?: Metrics;
   /** Requests per merchant per minute. */
@@ -41,13 +45,15 @@ export function createApp(deps: AppDependencies): Express {
   app.use(requestLogging(deps.logger));
   app.use(helmet());
   app.use(metricsRoute(metrics));
+  // A form post from a browser: the one body that is not JSON.
+  app.use(opsSessionRoutes(deps.verifier));
   app.use(jsonOnly);
   app.use(healthRoutes(deps.client, deps.readinessTimeoutMs));
   // Public: the OpenAPI description generated from the request schemas, and its reference page.
   app.use(docsRoutes());
   // The codec endpoint takes batches of payloads from the Web UI: a larger limit than the API's own.
   app.use('/codec', express.json({ limit: '4mb' }));
-  app.use(codecRoutes(deps.codec, { allowedOrigins: deps.codecAllowedOrigins, authenticate: [deps.authenticate, requireScope('ops')] }));
+  app.use(codecRoutes(deps.codec, { allowedOrigins: deps.codecAllowedOrigins, authenticate: [opsCookieAsBearer, deps.authenticate, requireScope('ops')] }));
   app.use(express.json({ limit: '16kb' }));
   app.use('/v1', deps.authenticate, merchantRateLimit(deps.rateLimitPerMinute ?? 600));
   app.use(paymentRoutes(deps.payments));

@@ -35,6 +35,7 @@ async function main(): Promise<void> {
   const audit = new AuditLog(db);
   const intake = new CardIntake(db, issuer, audit, { ttlMs: env.CVV_TTL_MINUTES * 60_000 });
   const payments = new PaymentService(client, intake, audit, { policy: paymentPolicy(env), authorizationWaitMs: env.AUTHORIZATION_WAIT_MS });
+  const verifier = createTokenVerifier(loadAuthConfig(process.env, env.DATA_DIR));
   const app = createApp({
     client,
     logger,
@@ -44,7 +45,8 @@ async function main(): Promise<void> {
     payments,
     metrics: new Metrics(),
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
-    authenticate: authenticate(createTokenVerifier(loadAuthConfig(process.env, env.DATA_DIR)), {
+    verifier,
+    authenticate: authenticate(verifier, {
       onFailure: async (reason, req) => {
         await audit.append({ actor: 'anonymous', action: 'auth.failure', outcome: 'failure', details: { code: reason.code, path: req.path } });
       },

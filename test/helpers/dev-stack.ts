@@ -20,6 +20,11 @@ export interface DevStack {
   /** The environment the worker processes run with; an API under test uses the same. */
   env: NodeJS.ProcessEnv;
   workers: Map<TaskQueueName, RunningProcess>;
+  /**
+   * With `metrics: true`, each worker's Prometheus endpoint: `http://127.0.0.1:<port>/metrics`
+   * (its own series and the Temporal SDK's). A restarted worker keeps its ports. Empty otherwise.
+   */
+  metricsPorts: Map<TaskQueueName, number>;
   startWorker(queue: TaskQueueName): Promise<RunningProcess>;
   stop(): Promise<void>;
 }
@@ -28,7 +33,14 @@ export interface DevStack {
  * The real thing, small: a Temporal dev server (in memory, free ports) and the project's worker
  * processes started from dist/, exactly as `npm start` runs them.
  */
-export async function startDevStack(options: { queues?: TaskQueueName[]; extraEnv?: NodeJS.ProcessEnv } = {}): Promise<DevStack> {
+export async function startDevStack(
+  options: {
+    queues?: TaskQueueName[];
+    extraEnv?: NodeJS.ProcessEnv;
+    /** Give each worker its own free METRICS_PORT and TEMPORAL_METRICS_PORT (see `metricsPorts`). Default false. */
+    metrics?: boolean;
+  } = {},
+): Promise<DevStack> {
   const server = await startDevServer({
     binary: await temporalCliPath(),
     port: await freePort(),
@@ -49,9 +61,31 @@ export async function startDevStack(options: { queues?: TaskQueueName[]; extraEn
     ...options.extraEnv,
   };
   const workers = new Map<TaskQueueName, RunningProcess>();
+  const metricsPorts = new Map<TaskQueueName, number>();
+  /** Per worker, not in `env`: the API and the other workers must not try to take the same ports. */
+  const sdkMetricsPorts = new Map<TaskQueueName, number>();
+
+  const taken = new Set<number>();
+  const distinctFreePort = async (): Promise<number> => {
+    for (;;) {
+      const port = await freePort();
+      if (!taken.has(port)) {
+        taken.add(port);
+        return port;
+      }
+    }
+  };
+  const workerEnv = async (queue: TaskQueueName): Promise<NodeJS.ProcessEnv> => {
+    if (!options.metrics) return env;
+    if (!metricsPorts.has(queue)) {
+      metricsPorts.set(queue, await distinctFreePort());
+      sdkMetricsPorts.set(queue, await distinctFreePort());
+    }
+    return { ...env, METRICS_PORT: String(metricsPorts.get(queue)), TEMPORAL_METRICS_PORT: String(sdkMetricsPorts.get(queue)) };
+  };
 
   const startWorker = async (queue: TaskQueueName) => {
-    const worker = startNodeProcess(`worker-${queue}`, `workers/${queue}.js`, env);
+    const worker = startNodeProcess(`worker-${queue}`, `workers/${queue}.js`, await workerEnv(queue));
     workers.set(queue, worker);
     await worker.waitForOutput(/"msg":"worker polling"/);
     return worker;
@@ -65,6 +99,7 @@ export async function startDevStack(options: { queues?: TaskQueueName[]; extraEn
     dataDir,
     env,
     workers,
+    metricsPorts,
     startWorker,
     async stop() {
       await Promise.all([...workers.values()].map((w) => w.stop()));

@@ -92,6 +92,30 @@ describe('Temporal payload encryption (real dev server, real worker processes)',
     expect((await decode(opsAuth)).status).toBe(200);
   });
 
+  it("an operator's browser signs in once; the Web UI's credentialed codec calls then carry the ops cookie", async () => {
+    const form = (token: string) =>
+      fetch(`http://127.0.0.1:${port}/ops/session`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token }).toString(),
+      });
+    expect((await fetch(`http://127.0.0.1:${port}/ops/login`)).status).toBe(200);
+    expect((await form(merchantAuth.replace('Bearer ', ''))).status).toBe(403);
+    expect((await form('not-a-token')).status).toBe(401);
+    const signedIn = await form(opsAuth.replace('Bearer ', ''));
+    expect(signedIn.status).toBe(200);
+    const cookie = signedIn.headers.get('set-cookie')!;
+    expect(cookie).toMatch(/^gateway_ops=[^;]+; Max-Age=\d+; Path=\/codec; Expires=[^;]+; HttpOnly; SameSite=Lax$/);
+    const decoded = await fetch(`http://127.0.0.1:${port}/codec/decode`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Origin: `http://localhost:${uiPort}`, Cookie: cookie.split(';')[0]! },
+      body: JSON.stringify({ payloads: [] }),
+    });
+    expect(decoded.status).toBe(200);
+    expect(decoded.headers.get('access-control-allow-origin')).toBe(`http://localhost:${uiPort}`);
+    expect(decoded.headers.get('access-control-allow-credentials')).toBe('true');
+  });
+
   it('answers the Web UI origin CORS preflight, and no other origin', async () => {
     const preflight = (origin: string) =>
       fetch(`http://127.0.0.1:${port}/codec/decode`, {

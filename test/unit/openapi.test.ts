@@ -191,6 +191,7 @@ describe('OpenAPI document', () => {
       codecAllowedOrigins: [],
       payments,
       authenticate: authenticate(createTokenVerifier(auth)),
+      verifier: createTokenVerifier(auth),
     });
     server = app.listen(0, '127.0.0.1');
     await once(server, 'listening');
@@ -312,6 +313,7 @@ describe('OpenAPI document', () => {
     // And the public ones answer without a token.
     for (const route of ROUTES.filter((r) => r.auth === 'public' && !r.path.includes('{'))) {
       if (route.path === '/readyz') continue; // would wait for Temporal
+      if (route.method !== 'get') continue; // the sign-in form post is tested with the codec (payload-encryption.test.ts)
       const res = await fetch(`${base}${route.path}`);
       expect({ route: route.operationId, status: res.status }).toEqual({ route: route.operationId, status: 200 });
     }

@@ -125,6 +125,28 @@ export const ROUTES: RouteSpec[] = [
   },
   {
     method: 'get',
+    path: '/ops/login',
+    operationId: 'opsLoginPage',
+    summary: "Operators' sign-in page for the Web UI's codec calls",
+    tags: ['operations'],
+    auth: 'public',
+    responses: { 200: { description: 'An HTML form to paste a token with the ops scope', contentType: 'text/html', schema: z.string() } },
+  },
+  {
+    method: 'post',
+    path: '/ops/session',
+    operationId: 'opsSignIn',
+    summary: 'Keeps an ops token in an HttpOnly cookie scoped to /codec, for the Web UI',
+    tags: ['operations'],
+    auth: 'public',
+    responses: {
+      200: { description: 'Signed in', contentType: 'text/html', schema: z.string() },
+      401: { description: 'The token failed verification', schema: errorResponse },
+      403: { description: 'The token lacks the ops scope', schema: errorResponse },
+    },
+  },
+  {
+    method: 'get',
     path: '/metrics',
     operationId: 'getMetrics',
     summary: 'Prometheus metrics of this process',
