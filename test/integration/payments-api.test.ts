@@ -1,9 +1,11 @@
+import { spawnSync } from 'node:child_process';
 import { SignJWT } from 'jose';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { paymentIdFor } from '../../src/api/payments/payment-service';
+import { ROOT } from '../helpers/processes';
 import { startGatewayStack, type GatewayStack } from '../helpers/gateway-stack';
 import { assertNoCardDataInFiles, assertNoCardDataInHistories } from '../helpers/leak-scan';
 import { cardSecrets, TEST_CARDS } from '../helpers/test-cards';
@@ -117,6 +119,14 @@ describe('merchant payments API end to end (real dev server, workers, acquirer s
       expect(report.workflows).toBeGreaterThanOrEqual(TABLE.length);
       expect(report.decoded).toBeGreaterThan(report.workflows); // the encrypted payloads really were decoded and searched
       assertNoCardDataInFiles([stack.api.logFile, stack.sandbox.process.logFile, ...[...stack.stack.workers.values()].map((w) => w.logFile)]);
+      // The audit trail of everything this file did (seals, tokenizations, purges, captures,
+      // refunds, reviews, authentication failures) verifies with the operators' command.
+      const verify = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli', 'audit-verify.js')], {
+        env: { ...process.env, DATA_DIR: stack.stack.dataDir, DATABASE_URL: '' },
+        encoding: 'utf8',
+      });
+      expect(verify.stdout).toMatch(/^audit log OK: \d+ rows/);
+      expect(verify.status).toBe(0);
     } finally {
       await stack.stop();
     }

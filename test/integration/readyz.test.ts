@@ -1,3 +1,8 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
 import { startDevStack, type DevStack } from '../helpers/dev-stack';
 import { freePort } from '../helpers/ports';
 import { startNodeProcess, type RunningProcess } from '../helpers/processes';
@@ -62,6 +67,35 @@ describe('GET /readyz against a real dev server and real worker processes', () =
     expect(down.body.reason).toBe('queue:payments: no worker ran the readiness workflow within 3000 ms');
     await stack.startWorker('payments');
     expect((await readyz(port)).status).toBe(200);
+  });
+
+  it('serves HTTPS when a certificate and key are configured', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'api-tls-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+      '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
+    const tlsPort = await freePort();
+    const secure = startNodeProcess('api-tls', 'api/server.js', {
+      ...stack.env,
+      PORT: String(tlsPort),
+      API_TLS_CERT: path.join(dir, 'cert.pem'),
+      API_TLS_KEY: path.join(dir, 'key.pem'),
+    });
+    try {
+      await secure.waitForOutput(/API listening on https:/);
+      const body = await new Promise<string>((resolve, reject) => {
+        https
+          .get({ host: '127.0.0.1', port: tlsPort, path: '/healthz', ca: fs.readFileSync(path.join(dir, 'cert.pem')) }, (res) => {
+            let text = '';
+            res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+            res.on('end', () => resolve(text));
+          })
+          .on('error', reject);
+      });
+      expect(JSON.parse(body)).toEqual({ status: 'ok' });
+    } finally {
+      await secure.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('is 503 naming Temporal when the server is unreachable', async () => {
