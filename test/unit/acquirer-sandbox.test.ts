@@ -324,9 +324,8 @@ describe('acquirer sandbox: idempotency', () => {
     const first = await client.authorize(request);
     const before = ledger.entries().length;
     await expectRejected(client.authorize({ ...request, amount: 2000 }), 'idempotency_key_reused');
-    // The card is part of the request even though only its hash is stored.
+    // The card is part of the request (as BIN, last4 and length: no hash of the full PAN is stored).
     await expectRejected(client.authorize({ ...request, pan: TEST_CARDS.mastercard }), 'idempotency_key_reused');
-    await expectRejected(client.authorize({ ...request, cvc: '123' }), 'idempotency_key_reused');
     // A key of one operation is not reusable for another.
     await expectRejected(
       client.void({ authorizationRef: (first as { acquirerRef: string }).acquirerRef, idempotencyKey: request.idempotencyKey }),
