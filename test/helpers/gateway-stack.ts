@@ -42,6 +42,8 @@ export async function startGatewayStack(
     JWT_SECRET: jwtSecret,
     // The sweeper would only add noise to tests that check the CVV is purged by the workflow.
     CVV_SWEEP_INTERVAL_SECONDS: '3600',
+    // Load and fault tests poll hard as one merchant; the limit itself is tested in edge-middleware.test.ts.
+    RATE_LIMIT_PER_MINUTE: '1000000',
     ...options.env,
   };
   const stack = await startDevStack({ extraEnv: env, metrics: options.metrics });
