@@ -32,8 +32,13 @@ export const notFoundHandler: RequestHandler = (req, _res, next) => {
   next(new ApiError(404, 'not_found_error', 'route_not_found', `No route for ${req.method} ${req.path}`));
 };
 
-/** body-parser's errors carry a `type`; they are the client's fault and say so. */
+/**
+ * Errors raised before our code runs that are the client's fault: body-parser's (they carry a
+ * `type`, or just a 4xx `status`, e.g. a body that claims gzip and is not), and the router's
+ * URIError for a path that is not valid percent-encoding.
+ */
 function fromBodyParser(err: { type?: string; status?: number; message: string }): ApiError | undefined {
+  if (err instanceof URIError) return new ApiError(400, 'invalid_request_error', 'invalid_path', 'The request path is not valid percent-encoding');
   switch (err.type) {
     case 'entity.parse.failed':
       return new ApiError(400, 'invalid_request_error', 'invalid_json', 'The request body is not valid JSON');
@@ -43,6 +48,9 @@ function fromBodyParser(err: { type?: string; status?: number; message: string }
     case 'charset.unsupported':
       return new ApiError(415, 'invalid_request_error', 'unsupported_encoding', err.message);
     default:
+      if (typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
+        return new ApiError(err.status, 'invalid_request_error', 'unreadable_body', 'The request body could not be read (check Content-Encoding and Content-Length)');
+      }
       return undefined;
   }
 }

@@ -122,13 +122,23 @@ export class PaymentService {
   async list(merchantId: string, options: { status?: PaymentStatus; limit: number; cursor?: string }) {
     const clauses = [`WorkflowType = 'paymentWorkflow'`, `MerchantId = ${quote(merchantId)}`];
     if (options.status) clauses.push(`PaymentStatus = ${quote(options.status)}`);
-    const response = await this.client.workflowService.listWorkflowExecutions({
-      namespace: this.client.options.namespace,
-      // Newest first is the visibility store's own order (SQL visibility refuses ORDER BY).
-      query: clauses.join(' AND '),
-      pageSize: options.limit,
-      nextPageToken: options.cursor ? Buffer.from(options.cursor, 'base64url') : undefined,
-    });
+    const pageToken = options.cursor === undefined ? undefined : decodeCursor(options.cursor, merchantId, options.status);
+    let response;
+    try {
+      // A forged page token makes Temporal answer "retry": bound the wait and call it the client's error.
+      response = await this.client.withDeadline(Date.now() + (pageToken ? 3_000 : 30_000), () =>
+        this.client.workflowService.listWorkflowExecutions({
+          namespace: this.client.options.namespace,
+          // Newest first is the visibility store's own order (SQL visibility refuses ORDER BY).
+          query: clauses.join(' AND '),
+          pageSize: options.limit,
+          nextPageToken: pageToken,
+        }),
+      );
+    } catch (err) {
+      if (pageToken) throw invalidCursor();
+      throw err;
+    }
     const data = (response.executions ?? []).map((execution) => {
       const attributes = execution.searchAttributes?.indexedFields ?? {};
       const read = (name: string) => {
@@ -147,7 +157,7 @@ export class PaymentService {
     });
     // Temporal hands out a token whenever a page is full, even if nothing follows: look one ahead
     // so the last page says has_more: false instead of leading to an empty page.
-    let next = response.nextPageToken?.length ? Buffer.from(response.nextPageToken).toString('base64url') : null;
+    let next = response.nextPageToken?.length ? encodeCursor(response.nextPageToken, merchantId, options.status) : null;
     if (next) {
       const ahead = await this.client.workflowService.listWorkflowExecutions({
         namespace: this.client.options.namespace,
@@ -301,6 +311,30 @@ function hashRequest(body: CreatePaymentBody, card: { pan: string; bin: string; 
     card.expYear,
   ]);
   return createHash('sha256').update(canonical).digest('hex');
+}
+
+/**
+ * Cursors wrap Temporal's page token with the merchant and filter they belong to, so a cursor
+ * from another listing (or another merchant) is refused before Temporal sees it.
+ */
+function encodeCursor(token: Uint8Array, merchantId: string, status: string | undefined): string {
+  return Buffer.from(JSON.stringify({ m: merchantId, s: status ?? null, t: Buffer.from(token).toString('base64') })).toString('base64url');
+}
+
+function decodeCursor(cursor: string, merchantId: string, status: string | undefined): Buffer {
+  try {
+    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as { m?: unknown; s?: unknown; t?: unknown };
+    if (parsed.m === merchantId && parsed.s === (status ?? null) && typeof parsed.t === 'string' && parsed.t.length > 0) {
+      return Buffer.from(parsed.t, 'base64');
+    }
+  } catch {
+    // falls through to the refusal
+  }
+  throw invalidCursor();
+}
+
+function invalidCursor(): ApiError {
+  return new ApiError(400, 'invalid_request_error', 'invalid_cursor', 'cursor must be the next_cursor of a previous page of this listing', 'cursor');
 }
 
 function quote(value: string): string {
