@@ -2,7 +2,7 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client
 import type { InjectedSinks } from '@temporalio/worker';
 import type { Sinks } from '@temporalio/workflow';
 import type { FraudDecision } from '../fraud/rules';
-import type { PaymentStatus } from '../workflows/payment/state';
+import { PAYMENT_STATUSES, type PaymentStatus } from '../workflows/payment/state';
 
 /**
  * The gateway's own Prometheus metrics, one `Metrics` per process (the API and each worker serve
@@ -11,19 +11,7 @@ import type { PaymentStatus } from '../workflows/payment/state';
  * recording methods below map anything unexpected to `other` instead of passing it through.
  */
 
-export const PAYMENT_STATUSES = [
-  'processing',
-  'requires_review',
-  'requires_capture',
-  'captured',
-  'settled',
-  'partially_refunded',
-  'refunded',
-  'declined',
-  'canceled',
-  'failed',
-  'reversed',
-] as const satisfies readonly PaymentStatus[];
+export { PAYMENT_STATUSES };
 
 export const FRAUD_DECISIONS = ['approve', 'review', 'decline'] as const satisfies readonly FraudDecision['decision'][];
 

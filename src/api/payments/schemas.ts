@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PAYMENT_STATUSES } from '../../workflows/payment/state';
 
 /**
  * Request schemas of the payments API: they validate at the edge and (issue 5) generate the
@@ -31,19 +32,7 @@ export const cancelBody = z.strictObject({ reason: z.string().max(200).optional(
 export const refundBody = z.strictObject({ amount: amount.optional(), reason: z.string().max(200).optional() });
 export const reviewBody = z.strictObject({ decision: z.enum(['approve', 'reject']) });
 
-export const PAYMENT_STATUSES = [
-  'processing',
-  'requires_review',
-  'requires_capture',
-  'captured',
-  'settled',
-  'partially_refunded',
-  'refunded',
-  'declined',
-  'canceled',
-  'failed',
-  'reversed',
-] as const;
+export { PAYMENT_STATUSES };
 
 export const listQuery = z.strictObject({
   status: z.enum(PAYMENT_STATUSES).optional(),

@@ -2,18 +2,21 @@
  * What a payment is, as the workflow keeps it and the API shows it. Card fields are the vault's
  * public metadata only: never a PAN or a CVV (DESIGN.md §3, invariant 1).
  */
-export type PaymentStatus =
-  | 'processing'
-  | 'requires_review'
-  | 'requires_capture'
-  | 'captured'
-  | 'settled'
-  | 'partially_refunded'
-  | 'refunded'
-  | 'declined'
-  | 'canceled'
-  | 'failed'
-  | 'reversed';
+export const PAYMENT_STATUSES = [
+  'processing',
+  'requires_review',
+  'requires_capture',
+  'captured',
+  'settled',
+  'partially_refunded',
+  'refunded',
+  'declined',
+  'canceled',
+  'failed',
+  'reversed',
+] as const;
+
+export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
 
 export const FINAL_STATUSES: readonly PaymentStatus[] = ['declined', 'canceled', 'failed', 'reversed'];
 
