@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { JSONWebKeySet } from 'jose';
 import { z } from 'zod';
 import { ConfigError } from '../../config/env';
+import { createSecretFileOnce, looseMode } from '../../config/secret-file';
 
 /**
  * Authentication configuration (DESIGN.md §3, invariant 6), read from the environment.
@@ -91,21 +92,10 @@ function secretSource(origin: 'env' | 'dev-file', secret: string, file?: string)
  */
 export function devSecret(dataDir: string): { file: string; secret: string } {
   const file = path.join(dataDir, DEV_SECRET_RELATIVE_PATH);
-  if (!fs.existsSync(file)) {
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    const partial = `${file}.${process.pid}.partial`;
-    fs.writeFileSync(partial, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
-    try {
-      fs.linkSync(partial, file);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    } finally {
-      fs.rmSync(partial, { force: true });
-    }
-  }
-  const mode = fs.statSync(file).mode & 0o777;
-  if (mode & 0o077) {
-    throw new ConfigError('JWT_SECRET', `is unset and the development secret ${file} is readable by others (mode ${mode.toString(8)}); run: chmod 600 ${file}`);
+  createSecretFileOnce(file, () => `${randomBytes(32).toString('base64url')}\n`);
+  const mode = looseMode(file);
+  if (mode) {
+    throw new ConfigError('JWT_SECRET', `is unset and the development secret ${file} is readable by others (mode ${mode}); run: chmod 600 ${file}`);
   }
   const secret = fs.readFileSync(file, 'utf8').trim();
   if (secret.length < MIN_SECRET_LENGTH) {

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import { z } from 'zod';
 import { CiphertextTamperedError, open, seal } from '../crypto/aes-gcm';
 import { KeyUnwrapError, type DataKey, type KeyProvider, type KeyPurpose, type MasterKeyRef } from './key-provider';
+import { createSecretFileOnce, looseMode } from '../../config/secret-file';
 
 const KEY_ID = 'local-master';
 
@@ -36,25 +36,13 @@ export class LocalKeyProvider implements KeyProvider {
   static open(file: string, options: { create: boolean } = { create: true }): LocalKeyProvider {
     if (!fs.existsSync(file)) {
       if (!options.create) throw new KeyFileError(`Master key file ${file} does not exist`);
-      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      // The API and the workers start together: only one of them creates the file.
       const keys: KeyFile = { current: 1, keys: { 1: randomBytes(32).toString('base64') } };
-      // Written aside, then linked into place: link fails if another process (the API and the
-      // workers start together) got there first, and nobody ever reads a half-written file.
-      const partial = `${file}.${process.pid}.partial`;
-      fs.writeFileSync(partial, JSON.stringify(keys, null, 2), { mode: 0o600 });
-      try {
-        fs.linkSync(partial, file);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      } finally {
-        fs.rmSync(partial, { force: true });
-      }
+      createSecretFileOnce(file, () => JSON.stringify(keys, null, 2));
     }
-    const mode = fs.statSync(file).mode & 0o777;
-    if (mode & 0o077) {
-      throw new KeyFileError(
-        `Master key file ${file} is readable by others (mode ${mode.toString(8)}); run: chmod 600 ${file}`,
-      );
+    const mode = looseMode(file);
+    if (mode) {
+      throw new KeyFileError(`Master key file ${file} is readable by others (mode ${mode}); run: chmod 600 ${file}`);
     }
     return new LocalKeyProvider(file, readKeyFile(file));
   }
