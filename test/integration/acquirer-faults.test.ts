@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import type { LedgerEntry } from '../../src/acquirer/sandbox/ledger';
 import { startGatewayStack, type GatewayStack } from '../helpers/gateway-stack';
 import { TEST_CARDS } from '../helpers/test-cards';
+import { seededRandom } from '../../src/acquirer/sandbox/seeded-random';
 
 /**
  * Faults (DESIGN.md §6): with the acquirer sandbox failing 30 % of money calls (503 at once) and
@@ -97,17 +98,6 @@ interface FaultPayment {
   ms?: number;
 }
 
-/** mulberry32, as the sandbox's own fault generator: the mix's order and amounts replay with the seed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

@@ -4,6 +4,7 @@ import type { LedgerEntry } from '../../src/acquirer/sandbox/ledger';
 import { paymentIdFor } from '../../src/api/payments/payment-service';
 import { startGatewayStack, type GatewayStack } from '../helpers/gateway-stack';
 import { TEST_CARDS } from '../helpers/test-cards';
+import { seededRandom } from '../../src/acquirer/sandbox/seeded-random';
 
 /**
  * Crash test (DESIGN.md §6, "Faults"): a worker process killed with SIGKILL while an authorization
@@ -58,17 +59,6 @@ interface SandboxAnswer {
   at: number;
 }
 
-/** mulberry32: a seeded generator, so a run's kill points can be replayed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { seededRandom } from './seeded-random';
 
 /**
  * Fault knobs: how the sandbox misbehaves, so tests can check that the gateway retries transient
@@ -76,17 +77,6 @@ function withDefaults(f: Faults): EffectiveFaults {
   };
 }
 
-/** mulberry32: small, fast, and good enough to pick which calls fail. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 export class FaultInjector {
   private faults: EffectiveFaults;
