@@ -1,22 +1,13 @@
-import type { Payload } from '@temporalio/common';
 import { SignJWT } from 'jose';
 import { devSecret } from '../../src/api/auth/auth-config';
 import { ENCRYPTED_ENCODING } from '../../src/temporal/payload-codec';
 import { TASK_QUEUES } from '../../src/temporal/task-queues';
 import { readinessWorkflow } from '../../src/workflows';
 import { startDevStack, type DevStack } from '../helpers/dev-stack';
+import { payloadsIn } from '../helpers/leak-scan';
 import { freePort } from '../helpers/ports';
 import { startNodeProcess, type RunningProcess } from '../helpers/processes';
 
-/** Every payload in a history, wherever it sits in the event tree. */
-function payloadsIn(node: unknown, found: Payload[] = []): Payload[] {
-  if (node && typeof node === 'object') {
-    const candidate = node as Payload;
-    if (candidate.metadata && typeof candidate.metadata === 'object' && 'encoding' in candidate.metadata) found.push(candidate);
-    else for (const value of Object.values(node)) payloadsIn(value, found);
-  }
-  return found;
-}
 
 const b64 = (bytes: Uint8Array | null | undefined) => Buffer.from(bytes ?? []).toString('base64');
 
