@@ -75,6 +75,39 @@ export class AcquirerRejectedError extends Error {
   }
 }
 
+/**
+ * What the acquirer knows of one operation, asked by its idempotency key (DESIGN.md §4a): its
+ * stored final answer, or that it never received it. Real acquirers offer this as a status
+ * inquiry; it is how an outcome lost on the wire becomes a known one.
+ */
+export type Inquiry<T> =
+  /** The acquirer answered the operation with this result (an authorization's result may be a decline). */
+  | { state: 'done'; result: T }
+  /** The acquirer refused the operation for good, with its code (e.g. already_captured). */
+  | { state: 'refused'; code: string; message: string }
+  /** The acquirer holds no final answer to this key: the request never reached it (or failed transiently). */
+  | { state: 'not_received' };
+
+export interface ReversalRequest {
+  /** The idempotency key of the authorization to reverse (`<payment id>:authorize`). */
+  authorizationKey: string;
+  /** The reversal's own idempotency key (`<payment id>:reverse`). */
+  idempotencyKey: string;
+}
+
+/**
+ * The card networks' timeout reversal: an authorization known only by its idempotency key is
+ * voided if it exists (a `void` row in the ledger), and if it does not, the key is closed so an
+ * authorization that arrives late with it is refused (`authorization_reversed`).
+ */
+export type ReversalResult =
+  /** The authorization existed, approved, and is now voided (or was voided before). */
+  | { outcome: 'voided'; acquirerRef: string }
+  /** The authorization existed and was declined: nothing was held, nothing to release. */
+  | { outcome: 'declined' }
+  /** No authorization had arrived with that key; none will be accepted any more. */
+  | { outcome: 'closed' };
+
 export interface CardAuthorizer {
   /** A decline is an answer, not an error; errors are AcquirerUnavailableError or AcquirerRejectedError. */
   authorize(request: AuthorizationRequest): Promise<AuthorizationResult>;
@@ -85,4 +118,10 @@ export interface AcquirerClient extends CardAuthorizer {
   void(request: VoidRequest): Promise<MovementResult>;
   refund(request: RefundRequest): Promise<MovementResult>;
   settle(request: SettleRequest): Promise<MovementResult>;
+  /** Status inquiry of an authorization by its idempotency key. Errors: AcquirerUnavailableError only. */
+  inquireAuthorization(idempotencyKey: string): Promise<Inquiry<AuthorizationResult>>;
+  /** Status inquiry of a capture, void, refund or settlement by its idempotency key. Errors: AcquirerUnavailableError only. */
+  inquireMovement(idempotencyKey: string): Promise<Inquiry<MovementResult>>;
+  /** Timeout reversal of an authorization known only by its key. Idempotent under `idempotencyKey`. */
+  reverseAuthorization(request: ReversalRequest): Promise<ReversalResult>;
 }
