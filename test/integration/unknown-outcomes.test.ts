@@ -233,9 +233,15 @@ describe('unknown outcomes: lost and late answers, cancels mid-call', () => {
     expect(capture.status).toBe(202);
     const waiting = await waitFor(id, (v) => v.awaiting_acquirer !== null, 60_000);
     expect(waiting.awaiting_acquirer?.step).toBe('capture');
-    // The Web UI can find it by the search attribute.
-    const description = await gateway.stack.client.workflow.getHandle(id).describe();
-    expect(description.raw.workflowExecutionInfo?.searchAttributes?.indexedFields?.AwaitingAcquirer).toBeDefined();
+    // Operations find every waiting payment in the Web UI with this query (the visibility store is eventually consistent).
+    const query = `WorkflowType = 'paymentWorkflow' AND AwaitingAcquirer IS NOT NULL`;
+    let found: string[] = [];
+    for (let i = 0; i < 40 && !found.includes(id); i++) {
+      found = [];
+      for await (const execution of gateway.stack.client.workflow.list({ query })) found.push(execution.workflowId);
+      if (!found.includes(id)) await sleep(250);
+    }
+    expect(found).toContain(id);
     await gateway.sandbox.setFaults({});
     const final = await waitFor(id, (v) => v.status === 'captured', 120_000);
     expect(final.awaiting_acquirer).toBeNull();
