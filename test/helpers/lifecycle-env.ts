@@ -25,12 +25,14 @@ import { SA } from '../../src/temporal/search-attribute-keys';
 import { PAYMENT_SEARCH_ATTRIBUTES } from '../../src/temporal/search-attributes';
 import { temporal } from '@temporalio/proto';
 import { TASK_QUEUES } from '../../src/temporal/task-queues';
+import { EncryptionCodec } from '../../src/temporal/payload-codec';
 import { CardIntake } from '../../src/vault/card-intake';
 import { CachingKeyProvider } from '../../src/vault/keys/data-key-cache';
 import { LocalKeyProvider } from '../../src/vault/keys/local-key-provider';
 import { Vault } from '../../src/vault/vault';
 import { paymentWorkflow } from '../../src/workflows';
 import type { PaymentInput, PaymentPolicy } from '../../src/workflows/payment/state';
+import { HistoryRecorder } from './history-recorder';
 import { createTimeSkippingEnv } from './time-skipping';
 import { testCard } from './test-cards';
 
@@ -69,6 +71,8 @@ export async function createLifecycleEnv(): Promise<LifecycleEnv> {
   // The environment's own client: it lets the server skip time while a test waits on a result.
   const env = await createTimeSkippingEnv(undefined, { dataConverter });
   const client = env.client;
+  // With RECORD_HISTORIES set, the teardown records every payment's history for the replay tests (docs/replay.md).
+  const recorder = HistoryRecorder.fromEnv(client, new EncryptionCodec(keys));
   // The time-skipping server implements AddSearchAttributes (not ListSearchAttributes): register directly.
   await env.connection.operatorService.addSearchAttributes({
     namespace: 'default',
@@ -135,7 +139,7 @@ export async function createLifecycleEnv(): Promise<LifecycleEnv> {
         requestHash: 'test',
         policy: { ...DEFAULT_POLICY, ...policy },
       };
-      return client.workflow.start(paymentWorkflow, {
+      const handle = await client.workflow.start(paymentWorkflow, {
         taskQueue: TASK_QUEUES.payments,
         workflowId: paymentId,
         args: [input],
@@ -148,6 +152,8 @@ export async function createLifecycleEnv(): Promise<LifecycleEnv> {
           { key: SA.cardLast4, value: validated.last4 },
         ],
       });
+      recorder?.track(handle.workflowId, handle.firstExecutionRunId);
+      return handle;
     },
     withWorkers<T>(work: () => Promise<T>): Promise<T> {
       return Promise.race([work(), failed]);
@@ -155,12 +161,23 @@ export async function createLifecycleEnv(): Promise<LifecycleEnv> {
     async teardown() {
       for (const worker of workers) worker.shutdown();
       await Promise.allSettled(running);
+      // Recorded before the server goes; a recording that fails still lets the teardown finish.
+      const recording = recorder?.record().then(
+        (recorded) =>
+          console.info(
+            `Recorded ${recorded.written.length} history file(s) into ${recorder.dir} from ${recorded.executions} payment(s): ` +
+              `${recorded.duplicates} path(s) already recorded, ${recorded.open} still open and skipped`,
+          ),
+        (err: unknown) => err,
+      );
+      const recordingError = await recording;
       await new Promise((resolve) => server.close(resolve));
       server.closeAllConnections();
       ledger.close();
       await db.close();
       await env.teardown();
       fs.rmSync(dir, { recursive: true, force: true });
+      if (recordingError) throw recordingError;
     },
   };
 }

@@ -1,0 +1,37 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { History } from '@temporalio/common/lib/proto-utils';
+import { historyFromJSON } from '../helpers/history-json';
+
+/** The committed histories (docs/replay.md); `npm run histories:record` rewrites them. */
+export const HISTORIES_DIR = path.join(__dirname, 'histories');
+
+export interface RecordedHistory {
+  /** The file's name, e.g. `completed--tokenize.checkFraud…--1a2b3c4d.json`. */
+  file: string;
+  /** The file's name without `.json`: the workflow id the history is replayed under. */
+  workflowId: string;
+  json: string;
+  history: History;
+}
+
+/**
+ * Every recorded history, sorted by file name. Throws if there is none: a replay test that
+ * replays nothing cannot fail, so an empty (or missing) directory is an error, not a pass.
+ */
+export function recordedHistories(dir = HISTORIES_DIR): RecordedHistory[] {
+  const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort() : [];
+  if (files.length === 0) {
+    throw new Error(`No recorded histories in ${dir}: run \`npm run histories:record\` and commit the files (docs/replay.md)`);
+  }
+  return files.map((file) => {
+    const json = fs.readFileSync(path.join(dir, file), 'utf8');
+    let history: History;
+    try {
+      history = historyFromJSON(JSON.parse(json));
+    } catch (err) {
+      throw new Error(`${file} is not a history in the SDK's JSON form: ${(err as Error).message}`);
+    }
+    return { file, workflowId: file.replace(/\.json$/, ''), json, history };
+  });
+}
