@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { startAcquirerSandbox, type AcquirerSandbox } from './acquirer-sandbox';
+import { EncryptionCodec } from '../../src/temporal/payload-codec';
 import { startDevStack, type DevStack } from './dev-stack';
+import { HistoryRecorder } from './history-recorder';
 import { freePort } from './ports';
 import { startNodeProcess, type RunningProcess } from './processes';
 
@@ -89,8 +91,24 @@ export async function startGatewayStack(
     },
     async stop() {
       await api.stop();
+      await recordHistories(stack);
       await stack.stop();
       await sandbox.stop();
     },
   };
+}
+
+/**
+ * With RECORD_HISTORIES set (`npm run histories:record`), records every closed payment workflow
+ * this stack ran for the replay tests: the real-stack paths (unknown outcomes, inquiries,
+ * reversals, cancels mid-call) the time-skipping suite does not reach.
+ */
+async function recordHistories(stack: DevStack): Promise<void> {
+  const recorder = HistoryRecorder.fromEnv(stack.client, new EncryptionCodec(stack.keys));
+  if (!recorder) return;
+  for await (const execution of stack.client.workflow.list({ query: `WorkflowType = 'paymentWorkflow' AND ExecutionStatus != 'Running'` })) {
+    recorder.track(execution.workflowId, execution.runId);
+  }
+  const recorded = await recorder.record();
+  console.log(`Recorded ${recorded.written.length} history file(s) into ${recorder.dir} from ${recorded.executions} payment(s) of the gateway stack; ${recorded.duplicates} path(s) already recorded`);
 }
