@@ -23,7 +23,7 @@ import {
   reviewUpdate,
 } from '../../workflows/payment/definitions';
 import type { paymentWorkflow } from '../../workflows/payment/payment-workflow';
-import type { PaymentStatus } from '../../workflows/payment/lifecycle';
+import { REFUNDABLE_STATUSES, type PaymentStatus } from '../../workflows/payment/lifecycle';
 import type { PaymentPolicy, PaymentState } from '../../workflows/payment/state';
 import { ApiError } from '../errors';
 import { paymentView, type PaymentView } from './payment-view';
@@ -112,6 +112,8 @@ export class PaymentService {
     } catch (err) {
       // No payment will ever use this card: destroy it now rather than at its TTL.
       await this.intake.discard(sealed).catch(() => undefined);
+      // An identical request raced this one and started the payment: answer as its retry.
+      if (await this.exists(handle).catch(() => false)) return this.replay(handle, requestHash);
       throw err;
     }
     const state = await withinMs(update.result(), this.options.authorizationWaitMs);
@@ -198,9 +200,22 @@ export class PaymentService {
       paymentId,
       details: { refundId, ...(request.amount !== undefined ? { amount: request.amount } : {}) },
     };
-    const { state, done } = await this.audited(audit, () =>
-      this.act(handle, refundUpdate, { refundId, ...(request.amount !== undefined ? { amount: request.amount } : {}), ...(request.reason ? { reason: request.reason } : {}) }),
-    );
+    let answer: ActionResult;
+    try {
+      answer = await this.audited(audit, () =>
+        this.act(
+          handle,
+          refundUpdate,
+          { refundId, ...(request.amount !== undefined ? { amount: request.amount } : {}), ...(request.reason ? { reason: request.reason } : {}) },
+          `refund-${refundId}`,
+        ),
+      );
+    } catch (err) {
+      // The same refund asked again after the payment closed: it is still that refund.
+      if (!(err instanceof ClosedPaymentError) || !err.state.refunds.some((r) => r.id === refundId)) throw err;
+      answer = { state: err.state, done: true };
+    }
+    const { state, done } = answer;
     const refund = state.refunds.find((r) => r.id === refundId)!;
     return {
       // A refund whose outcome is not known yet is accepted, not done: 202 and `pending`.
@@ -241,14 +256,16 @@ export class PaymentService {
   /** The payment if it belongs to this merchant; otherwise 404, exactly as if it did not exist. */
   private async owned(merchantId: string, paymentId: string): Promise<WorkflowHandle<typeof paymentWorkflow>> {
     const handle = this.client.workflow.getHandle<typeof paymentWorkflow>(paymentId);
+    let description;
     try {
-      const description = await handle.describe();
-      if (description.typedSearchAttributes.get(SA.merchantId) !== merchantId) throw notFound(paymentId);
-      return handle;
+      description = await withinMs(handle.describe(), READ_BOUND_MS);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw notFound(paymentId);
       throw err;
     }
+    if (!description) throw unavailable();
+    if (description.typedSearchAttributes.get(SA.merchantId) !== merchantId) throw notFound(paymentId);
+    return handle;
   }
 
   private async exists(handle: WorkflowHandle): Promise<boolean> {
@@ -268,9 +285,16 @@ export class PaymentService {
     return { status: 200, payment: paymentView(state) };
   }
 
-  private async state(handle: WorkflowHandle<typeof paymentWorkflow>): Promise<PaymentState> {
-    const state = await withinMs(handle.query(paymentStateQuery), 10_000);
-    if (!state) throw new ApiError(503, 'api_error', 'payments_unavailable', 'The payment could not be read in time; retry shortly');
+  private async state(handle: WorkflowHandle<typeof paymentWorkflow>, withinMsBound = READ_BOUND_MS): Promise<PaymentState> {
+    let state: PaymentState | undefined;
+    try {
+      state = await withinMs(handle.query(paymentStateQuery), withinMsBound);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw err;
+      // Temporal busy or restarting (e.g. "context canceled"): the merchant retries, nothing changed.
+      throw unavailable();
+    }
+    if (!state) throw unavailable();
     return state;
   }
 
@@ -284,25 +308,51 @@ export class PaymentService {
     handle: WorkflowHandle<typeof paymentWorkflow>,
     update: UpdateDefinition<PaymentState, [Arg]>,
     arg: Arg,
+    /** For a refund: its id, so the same refund asked twice is one update. Capture, cancel and review are validated anew each time. */
+    updateId?: string,
   ): Promise<{ state: PaymentState; done: boolean }> {
-    const started = Date.now();
+    const deadline = Date.now() + this.options.authorizationWaitMs;
+    const left = () => Math.max(0, deadline - Date.now());
     try {
-      const accepted = await handle.startUpdate(update, { args: [arg] as [Arg], waitForStage: WorkflowUpdateStage.ACCEPTED });
-      const state = await withinMs(accepted.result(), Math.max(0, this.options.authorizationWaitMs - (Date.now() - started)));
+      const accepted = await withinMs(
+        handle.startUpdate(update, { args: [arg] as [Arg], ...(updateId ? { updateId } : {}), waitForStage: WorkflowUpdateStage.ACCEPTED }),
+        left(),
+      );
+      // Admitted, not yet taken by the workflow (its worker is down): it may still be acted on; a retry is validated anew.
+      if (!accepted) throw new ApiError(503, 'api_error', 'payments_unavailable', 'The payment did not take the request in time; retry the same request shortly');
+      const state = await withinMs(accepted.result(), left());
       if (state) return { state, done: true };
-      return { state: await this.state(handle), done: false };
+      return { state: await this.state(handle, ACCEPTED_READ_BOUND_MS), done: false };
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
         throw new ApiError(409, 'conflict_error', err.cause.type ?? 'invalid_transition', err.cause.message);
       }
       if (err instanceof WorkflowNotFoundError || /workflow execution already completed/i.test((err as Error).message)) {
-        const state = await this.state(handle);
-        const code = ['settled', 'refunded', 'partially_refunded'].includes(state.status) ? 'refund_window_closed' : 'payment_closed';
-        throw new ApiError(409, 'conflict_error', code, `Payment ${state.id} is closed (${state.status}); nothing can change it any more`);
+        const state = await this.state(handle, ACCEPTED_READ_BOUND_MS);
+        throw new ClosedPaymentError(state, update.name === refundUpdate.name && REFUNDABLE_STATUSES.includes(state.status) ? 'refund_window_closed' : 'payment_closed');
       }
       throw err;
     }
   }
+}
+
+/** The workflow has completed: nothing can change the payment any more. Carries its final state. */
+class ClosedPaymentError extends ApiError {
+  constructor(
+    readonly state: PaymentState,
+    code: 'refund_window_closed' | 'payment_closed',
+  ) {
+    super(409, 'conflict_error', code, `Payment ${state.id} is closed (${state.status}); nothing can change it any more`);
+  }
+}
+
+/** How long a read (describe, query) may take before the API answers 503. */
+const READ_BOUND_MS = 5_000;
+/** After an action's wait: the read of the payment as it is, kept short so the answer stays within the wait + 5 s. */
+const ACCEPTED_READ_BOUND_MS = 3_000;
+
+function unavailable(): ApiError {
+  return new ApiError(503, 'api_error', 'payments_unavailable', 'The payment could not be read in time; retry shortly');
 }
 
 /** What an action (capture, cancel, review) answers: 200 when it is done, 202 when accepted and under way. */

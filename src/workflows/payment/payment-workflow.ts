@@ -66,8 +66,11 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState
   const refuseIf = (refusal: Refusal | undefined) => {
     if (refusal) throw ApplicationFailure.create({ type: refusal.code, message: refusal.message, nonRetryable: true });
   };
-  /** Handlers wait for the main flow to act, but never past the workflow's end: none can keep it open. */
-  const until = (done: () => boolean) => condition(() => done() || progress.closing);
+  /**
+   * Handlers wait for the main flow to act, but never past the workflow's end: none can keep it
+   * open. A workflow cancel does not fail them either: it is one more request the flow acts on.
+   */
+  const until = (done: () => boolean) => CancellationScope.nonCancellable(() => condition(() => done() || progress.closing));
   const cancelWanted = () => requests.cancel !== undefined || requests.workflowCancel === true;
 
   // ---- the interface: one query, and updates the lifecycle validates -------------------------------
