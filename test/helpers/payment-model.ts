@@ -252,6 +252,14 @@ const ALLOWED: Record<string, readonly number[]> = {
 };
 type Route = keyof typeof ALLOWED;
 
+/** The refusals each action may answer with (409): anything else is a leak of some inner error. */
+const REFUSALS: Partial<Record<Route, readonly string[]>> = {
+  capture: ['payment_not_capturable', 'amount_exceeds_capturable', 'payment_closed'],
+  cancel: ['payment_not_cancelable', 'payment_closed'],
+  review: ['payment_not_in_review', 'payment_closed'],
+  refund: ['refund_in_progress', 'amount_exceeds_refundable', 'payment_not_refundable', 'refund_window_closed', 'payment_closed'],
+};
+
 /** Grace beyond the allowed answer time before the client gives up on a request altogether. */
 const CLIENT_GRACE_MS = 15_000;
 
@@ -332,6 +340,9 @@ export class Api {
     } else {
       const notYet = options.mayNotExistYet && status === 404 && body?.error?.code === 'payment_not_found';
       if (!ALLOWED[route]!.includes(status) && !notYet) this.tally.violate({ rule: 'http_status_not_allowed', payment, detail: `${what} answered ${status}${code}` });
+      if (status === 409 && REFUSALS[route] && !REFUSALS[route].includes(body?.error?.code)) {
+        this.tally.violate({ rule: 'http_refusal_code_unexpected', payment, detail: `${what} answered 409${code}` });
+      }
       if (status >= 400 && !(typeof body?.error?.type === 'string' && typeof body.error.code === 'string' && typeof body.error.message === 'string')) {
         this.tally.violate({ rule: 'http_error_shape', payment, detail: `${what} answered ${status} without {error:{type,code,message}}` });
       }
@@ -887,8 +898,10 @@ const timeOf = (view: Body, event: string): number | undefined => {
 };
 
 /** Why the payment is not at rest yet, or undefined when it is. */
-function unrest(m: PaymentModel, view: Body, options: ModelOptions, closed: boolean): string | undefined {
+function unrest(m: PaymentModel, view: Body, options: ModelOptions, workflow: WorkflowNow): string | undefined {
   const status: string = view.status;
+  const closed = workflow.closed;
+  if (workflow.activities.length > 0) return `activities still running: ${workflow.activities.join(', ')}`;
   if (view.awaiting_acquirer) return `awaiting the acquirer: ${JSON.stringify(view.awaiting_acquirer)}`;
   if (Array.isArray(view.refunds) && (view.refunds as Body[]).some((r) => r.status === 'pending')) return 'a refund is pending';
   if (m.workflowCanceled && !closed && !isFinal(status)) return `workflow cancel requested, still ${status}`;
@@ -904,12 +917,21 @@ function unrest(m: PaymentModel, view: Body, options: ModelOptions, closed: bool
   return `${status}${closed ? ' (workflow closed)' : ''}`;
 }
 
-async function workflowClosed(r: PaymentReal, id: string): Promise<boolean | undefined> {
+interface WorkflowNow {
+  closed: boolean;
+  /** Pending activities, "name attempt n". */
+  activities: string[];
+}
+
+async function describeWorkflow(r: PaymentReal, id: string): Promise<WorkflowNow> {
   try {
     const d = await r.gateway.stack.client.workflowService.describeWorkflowExecution({ namespace: 'default', execution: { workflowId: id } });
-    return d.workflowExecutionInfo?.status !== 1; // WORKFLOW_EXECUTION_STATUS_RUNNING
+    return {
+      closed: d.workflowExecutionInfo?.status !== 1, // WORKFLOW_EXECUTION_STATUS_RUNNING
+      activities: (d.pendingActivities ?? []).map((a) => `${a.activityType?.name} attempt ${a.attempt}`),
+    };
   } catch {
-    return undefined;
+    return { closed: false, activities: ['(the workflow could not be described)'] };
   }
 }
 
@@ -926,7 +948,7 @@ async function waitForRest(models: PaymentModel[], r: PaymentReal): Promise<void
         while (i < pending.length) {
           const m = pending[i++]!;
           const answer = await getPayment(m, r);
-          const why = answer.status === 200 ? unrest(m, answer.body, r.options, (await workflowClosed(r, m.id)) === true) : `GET answered ${answer.status}`;
+          const why = answer.status === 200 ? unrest(m, answer.body, r.options, await describeWorkflow(r, m.id)) : `GET answered ${answer.status}`;
           if (why) {
             still.push(m);
             restless.set(m, why);
@@ -998,16 +1020,13 @@ async function auditPayment(m: PaymentModel, r: PaymentReal, rows: LedgerEntry[]
 
   if (!('awaiting_acquirer' in view)) problem('awaiting_acquirer_missing', 'the payment has no awaiting_acquirer field');
 
-  // The workflow: no update left pending, no activity still running once at rest.
+  // The workflow: no update left pending (no activity still running: waitForRest waited for that).
   try {
     const { accepted, pending } = await updatesOf(r, m.id);
     // The workflow's own word on what it accepted: a request whose answer was lost (or never came) still counts.
     if (accepted.has('cancel')) m.acceptedCancel = true;
     if (accepted.has('capture') && !m.acceptedCapture) m.acceptedCapture = {};
     if (pending.length > 0) problem('pending_update', `updates accepted and never completed: ${pending.join(', ')}`);
-    const d = await r.gateway.stack.client.workflowService.describeWorkflowExecution({ namespace: 'default', execution: { workflowId: m.id } });
-    const activities = (d.pendingActivities ?? []).map((a) => `${a.activityType?.name} attempt ${a.attempt}`);
-    if (activities.length > 0) problem('pending_activity_at_rest', activities.join(', '));
   } catch (err) {
     problem('workflow_unreadable', (err as Error).message.slice(0, 200));
   }

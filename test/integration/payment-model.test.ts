@@ -20,11 +20,11 @@ import { envInt, runScenario, scenarioArb, settlementCutoffIn, Tally, type Model
  */
 
 const SEED = envInt('MODEL_SEED', 424_242);
-const RUNS = envInt('MODEL_RUNS', 2);
-const PAYMENTS = envInt('MODEL_PAYMENTS', 160);
+const RUNS = envInt('MODEL_RUNS', 3);
+const PAYMENTS = envInt('MODEL_PAYMENTS', 150);
 const CONCURRENCY = envInt('MODEL_CONCURRENCY', 32);
 const AUTHORIZATION_WAIT_MS = envInt('MODEL_AUTH_WAIT_MS', 10_000);
-const KILL_GAP_MS = { min: envInt('MODEL_KILL_GAP_MIN_MS', 10_000), max: envInt('MODEL_KILL_GAP_MAX_MS', 25_000) };
+const KILL_GAP_MS = { min: envInt('MODEL_KILL_GAP_MIN_MS', 8_000), max: envInt('MODEL_KILL_GAP_MAX_MS', 20_000) };
 const REST_MS = envInt('MODEL_REST_MS', 150_000);
 const SETTLE_AFTER_S = envInt('MODEL_SETTLE_AFTER_S', 150);
 const KEEP_GOING = process.env.MODEL_KEEP_GOING === '1';
