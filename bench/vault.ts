@@ -216,7 +216,7 @@ async function runVaultPhase(dir: string, provider: KeyProvider, kms?: KmsKeyPro
         tokenize: async (i) => {
           tokens[i] = (await vault.tokenize(sealed[i]!.intakeRef, { merchantId: 'mer_bench' })).token;
         },
-        detokenize: (i) => vault.withCardForAuthorization(tokens[i]!, sealed[i]!.cvvRef, { merchantId: 'mer_bench' }, async () => 0),
+        detokenize: (i) => vault.withCardForAuthorization(tokens[i]!, sealed[i]!.cvvRef, { expMonth: 12, expYear: 2030 }, { merchantId: 'mer_bench' }, async () => 0),
       };
       const results = {} as Record<Op, Measured>;
       const kmsCalls = {} as Record<Op, number>;

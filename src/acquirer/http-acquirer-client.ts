@@ -7,7 +7,10 @@ import {
   type AuthorizationResult,
   type CaptureRequest,
   type DeclineCode,
+  type Inquiry,
   type MovementResult,
+  type ReversalRequest,
+  type ReversalResult,
   type RefundRequest,
   type SettleRequest,
   type VoidRequest,
@@ -45,6 +48,15 @@ const declinedSchema = z.object({
   message: z.string().catch('The card was declined.'),
 });
 const movementSchema = z.object({ ref: z.string().min(1) });
+const reversalSchema = z.discriminatedUnion('outcome', [
+  z.object({ outcome: z.literal('voided'), ref: z.string().min(1) }),
+  z.object({ outcome: z.literal('declined') }),
+  z.object({ outcome: z.literal('closed') }),
+]);
+const inquirySchema = z.discriminatedUnion('status', [
+  z.object({ status: z.literal('not_received') }),
+  z.object({ status: z.literal('answered'), operation: z.string(), http_status: z.number().int(), response: z.unknown() }),
+]);
 const errorSchema = z.object({ error: z.object({ code: z.string().min(1), message: z.string().optional() }) });
 
 interface Answer {
@@ -62,8 +74,7 @@ export class HttpAcquirerClient implements AcquirerClient {
   }
 
   async authorize(request: AuthorizationRequest): Promise<AuthorizationResult> {
-    const call = 'authorize';
-    const answer = await this.post(call, '/v1/authorizations', request.idempotencyKey, {
+    const answer = await this.post('authorize', '/v1/authorizations', request.idempotencyKey, {
       pan: request.pan,
       exp_month: request.expMonth,
       exp_year: request.expYear,
@@ -72,17 +83,7 @@ export class HttpAcquirerClient implements AcquirerClient {
       currency: request.currency,
       merchant_id: request.merchantId,
     });
-    if (answer.status === 402) {
-      const declined = this.parse(call, answer, declinedSchema);
-      return {
-        outcome: 'declined',
-        ...(declined.ref === undefined ? {} : { acquirerRef: declined.ref }),
-        declineCode: declined.decline_code,
-        message: maskCardNumbers(declined.message),
-      };
-    }
-    const approved = this.parse(call, this.successOrThrow(call, answer), approvedSchema);
-    return { outcome: 'approved', acquirerRef: approved.ref, authorizationCode: approved.authorization_code };
+    return this.authorizationResult(answer);
   }
 
   capture(request: CaptureRequest): Promise<MovementResult> {
@@ -105,19 +106,73 @@ export class HttpAcquirerClient implements AcquirerClient {
     return this.movement('settle', `/v1/captures/${encodeURIComponent(request.captureRef)}/settle`, request.idempotencyKey, {});
   }
 
+  async reverseAuthorization(request: ReversalRequest): Promise<ReversalResult> {
+    const answer = await this.post('reverse', '/v1/reversals', request.idempotencyKey, { authorization_idempotency_key: request.authorizationKey });
+    const reversal = this.parse('reverse', this.successOrThrow('reverse', answer), reversalSchema);
+    return reversal.outcome === 'voided' ? { outcome: 'voided', acquirerRef: reversal.ref } : { outcome: reversal.outcome };
+  }
+
+  /** A stored answer is interpreted exactly as the live one would have been. */
+  inquireAuthorization(idempotencyKey: string): Promise<Inquiry<AuthorizationResult>> {
+    return this.inquire('authorize', idempotencyKey, (answer) => this.authorizationResult(answer));
+  }
+
+  inquireMovement(idempotencyKey: string): Promise<Inquiry<MovementResult>> {
+    return this.inquire('movement', idempotencyKey, (answer) => this.movementResult('movement', answer));
+  }
+
+  private async inquire<T>(call: string, idempotencyKey: string, interpret: (answer: Answer) => T): Promise<Inquiry<T>> {
+    const answer = await this.send(`inquire ${call}`, 'GET', `/v1/operations/${encodeURIComponent(idempotencyKey)}`, undefined, undefined);
+    const inquiry = this.parse(`inquire ${call}`, this.successOrThrow(`inquire ${call}`, answer), inquirySchema);
+    if (inquiry.status === 'not_received') return { state: 'not_received' };
+    try {
+      return { state: 'done', result: interpret({ status: inquiry.http_status, body: inquiry.response }) };
+    } catch (err) {
+      if (err instanceof AcquirerRejectedError) return { state: 'refused', code: err.code, message: err.message };
+      throw err;
+    }
+  }
+
+  /** 402 is a decline (an answer, not an error); 2xx an approval; anything else per successOrThrow. */
+  private authorizationResult(answer: Answer): AuthorizationResult {
+    const call = 'authorize';
+    if (answer.status === 402) {
+      const declined = this.parse(call, answer, declinedSchema);
+      return {
+        outcome: 'declined',
+        ...(declined.ref === undefined ? {} : { acquirerRef: declined.ref }),
+        declineCode: declined.decline_code,
+        message: maskCardNumbers(declined.message),
+      };
+    }
+    const approved = this.parse(call, this.successOrThrow(call, answer), approvedSchema);
+    return { outcome: 'approved', acquirerRef: approved.ref, authorizationCode: approved.authorization_code };
+  }
+
   private async movement(call: string, path: string, idempotencyKey: string, body: object): Promise<MovementResult> {
-    const answer = await this.post(call, path, idempotencyKey, body);
+    return this.movementResult(call, await this.post(call, path, idempotencyKey, body));
+  }
+
+  private movementResult(call: string, answer: Answer): MovementResult {
     return { acquirerRef: this.parse(call, this.successOrThrow(call, answer), movementSchema).ref };
   }
 
-  private async post(call: string, path: string, idempotencyKey: string, body: object): Promise<Answer> {
+  private post(call: string, path: string, idempotencyKey: string, body: object): Promise<Answer> {
+    return this.send(call, 'POST', path, idempotencyKey, body);
+  }
+
+  private async send(call: string, method: 'GET' | 'POST', path: string, idempotencyKey: string | undefined, body: object | undefined): Promise<Answer> {
     let response: Response;
     let text: string;
     try {
       response = await fetch(`${this.baseUrl}${path}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json', 'idempotency-key': idempotencyKey },
-        body: JSON.stringify(body),
+        method,
+        headers: {
+          accept: 'application/json',
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(idempotencyKey === undefined ? {} : { 'idempotency-key': idempotencyKey }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         // A redirect would resend card data somewhere else: refuse it.
         redirect: 'error',
         signal: AbortSignal.timeout(this.timeoutMs),

@@ -3,6 +3,7 @@ import type { AuthorizationResult, CardAuthorizer } from '../acquirer/acquirer-c
 import type { TokenizedCard, Vault } from '../vault/vault';
 import { VaultReferenceError } from '../vault/vault';
 import { withAcquirerFailures } from './acquirer-failures';
+import { acquirerKey } from './acquirer-keys';
 import { createReadinessActivities } from './readiness';
 
 export interface VaultActivityDependencies {
@@ -20,8 +21,22 @@ export interface TokenizeInput {
 export interface AuthorizeInput {
   token: string;
   cvvRef: string;
+  /**
+   * This payment's card expiry, as its merchant sent it: the card row is shared by every merchant
+   * that tokenized the same number, so its expiry is not this payment's to read.
+   */
+  expMonth: number;
+  expYear: number;
   amount: number;
   currency: string;
+  merchantId: string;
+  paymentId: string;
+}
+
+export interface RetainCvvInput {
+  cvvRef: string;
+  /** Epoch ms: the CVV lives at least until then (a review deadline), unless purged before. */
+  until: number;
   merchantId: string;
   paymentId: string;
 }
@@ -52,14 +67,20 @@ export function createVaultActivities(deps: VaultActivityDependencies) {
      * authorizes twice (DESIGN.md §4).
      */
     async authorize(input: AuthorizeInput): Promise<AuthorizationResult> {
-      const idempotencyKey = `${input.paymentId}:authorize`;
+      const idempotencyKey = acquirerKey(input.paymentId, 'authorize');
+      const expiry = { expMonth: input.expMonth, expYear: input.expYear };
       return asNonRetryableIfGone(() =>
-        deps.vault.withCardForAuthorization(input.token, input.cvvRef, { merchantId: input.merchantId, paymentId: input.paymentId }, (card) =>
+        deps.vault.withCardForAuthorization(input.token, input.cvvRef, expiry, { merchantId: input.merchantId, paymentId: input.paymentId }, (card) =>
           withAcquirerFailures(() =>
             deps.acquirer.authorize({ ...card, amount: input.amount, currency: input.currency, merchantId: input.merchantId, idempotencyKey }),
           ),
         ),
       );
+    },
+
+    /** Keeps a CVV past its time-to-live while its payment may still authorize (a fraud review). */
+    async retainCvv(input: RetainCvvInput): Promise<{ retained: boolean }> {
+      return deps.vault.retainCvv(input.cvvRef, input.until, { merchantId: input.merchantId, paymentId: input.paymentId });
     },
 
     async purgeCvv(input: PurgeCvvInput): Promise<{ purged: boolean }> {

@@ -5,6 +5,7 @@ export type AuditAction =
   | 'card.seal'
   | 'card.tokenize'
   | 'card.detokenize'
+  | 'cvv.retain'
   | 'cvv.purge'
   | 'cvv.expire'
   | 'key.rotate'

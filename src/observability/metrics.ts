@@ -2,7 +2,8 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client
 import type { InjectedSinks } from '@temporalio/worker';
 import type { Sinks } from '@temporalio/workflow';
 import type { FraudDecision } from '../fraud/rules';
-import { PAYMENT_STATUSES, type PaymentStatus } from '../workflows/payment/state';
+import { PAYMENT_STATUSES, type PaymentStatus } from '../workflows/payment/lifecycle';
+import type { AcquirerStep } from '../workflows/payment/state';
 
 /**
  * The gateway's own Prometheus metrics, one `Metrics` per process (the API and each worker serve
@@ -29,6 +30,18 @@ export type AcquirerOperation = (typeof ACQUIRER_OPERATIONS)[number];
  */
 export const ACQUIRER_OUTCOMES = ['succeeded', 'declined', 'rejected', 'unavailable', 'error'] as const;
 export type AcquirerOutcome = (typeof ACQUIRER_OUTCOMES)[number];
+
+/** The money steps of a payment (the workflow's AcquirerStep). */
+export const ACQUIRER_STEPS = ['authorize', 'reverse', 'capture', 'void', 'refund', 'settle'] as const satisfies readonly AcquirerStep[];
+
+/**
+ * How an unknown outcome became known (DESIGN.md §4a):
+ * - `inquired`: the status inquiry found the acquirer's answer;
+ * - `resent`: the inquiry found nothing, and the call was sent again with the same key;
+ * - `reversed`: an authorization the acquirer never answered was reversed (timeout reversal).
+ */
+export const UNKNOWN_OUTCOME_RESOLUTIONS = ['inquired', 'resent', 'reversed'] as const;
+export type UnknownOutcomeResolution = (typeof UNKNOWN_OUTCOME_RESOLUTIONS)[number];
 
 /** `purged`: this call destroyed the CVV; `already_gone`: purged before or expired; `failed`: the purge failed (retried). */
 export const CVV_PURGE_RESULTS = ['purged', 'already_gone', 'failed'] as const;
@@ -99,6 +112,22 @@ export class Metrics {
     help: 'Duration of calls to the acquirer (one per activity attempt), by operation and outcome.',
     labelNames: ['operation', 'outcome'] as const,
     buckets: ACQUIRER_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly acquirerWaits = new Counter({
+    name: 'payment_acquirer_waits_total',
+    help:
+      'Money steps whose outcome was unknown after their retries (answer lost, late, or no answer), so the payment ' +
+      'waited for the acquirer instead of deciding; by step. Payments waiting now: search attribute AwaitingAcquirer.',
+    labelNames: ['step'] as const,
+    registers: [this.registry],
+  });
+
+  readonly unknownOutcomesResolved = new Counter({
+    name: 'payment_unknown_outcomes_resolved_total',
+    help: 'Unknown outcomes made known, by step and how (inquired, resent, reversed).',
+    labelNames: ['step', 'resolution'] as const,
     registers: [this.registry],
   });
 
@@ -220,17 +249,31 @@ export const OUTCOME_STATUSES = [
 export interface MetricsSinks extends Sinks {
   metrics: {
     paymentFinished(status: PaymentStatus): void;
+    /** A money step's outcome is unknown: the payment waits for the acquirer. */
+    acquirerWaitStarted(step: AcquirerStep): void;
+    /** The unknown outcome became known. */
+    unknownOutcomeResolved(step: AcquirerStep, resolution: UnknownOutcomeResolution): void;
   };
 }
 
 /** The worker side of `MetricsSinks`: `Worker.create({ ..., sinks: metricsSinks(metrics) })` on the payments queue. */
 export function metricsSinks(metrics: Metrics): InjectedSinks<MetricsSinks> {
   metrics.initPaymentStatuses(OUTCOME_STATUSES);
+  for (const step of ACQUIRER_STEPS) metrics.acquirerWaits.inc({ step }, 0);
   return {
     metrics: {
       paymentFinished: {
         // The WorkflowInfo (first argument) carries the workflow id, i.e. the payment id: not used.
         fn: (_info, status) => metrics.recordPaymentFinal(status),
+        callDuringReplay: false,
+      },
+      acquirerWaitStarted: {
+        fn: (_info, step) => metrics.acquirerWaits.inc({ step: oneOf(ACQUIRER_STEPS, step) }),
+        callDuringReplay: false,
+      },
+      unknownOutcomeResolved: {
+        fn: (_info, step, resolution) =>
+          metrics.unknownOutcomesResolved.inc({ step: oneOf(ACQUIRER_STEPS, step), resolution: oneOf(UNKNOWN_OUTCOME_RESOLUTIONS, resolution) }),
         callDuringReplay: false,
       },
     },

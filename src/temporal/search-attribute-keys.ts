@@ -11,4 +11,5 @@ export const SA = {
   currency: defineSearchAttributeKey('Currency', SearchAttributeType.KEYWORD),
   cardBrand: defineSearchAttributeKey('CardBrand', SearchAttributeType.KEYWORD),
   cardLast4: defineSearchAttributeKey('CardLast4', SearchAttributeType.KEYWORD),
+  awaitingAcquirer: defineSearchAttributeKey('AwaitingAcquirer', SearchAttributeType.KEYWORD),
 } as const;

@@ -13,6 +13,8 @@ export const PAYMENT_SEARCH_ATTRIBUTES = {
   Currency: 'Keyword',
   CardBrand: 'Keyword',
   CardLast4: 'Keyword',
+  /** The money step a payment waits on while the acquirer does not answer (DESIGN.md §4a); absent otherwise. */
+  AwaitingAcquirer: 'Keyword',
 } as const;
 
 export type SearchAttributeName = keyof typeof PAYMENT_SEARCH_ATTRIBUTES;

@@ -157,6 +157,7 @@ export class Vault {
   async withCardForAuthorization<T>(
     token: string,
     cvvRef: string,
+    expiry: { expMonth: number; expYear: number },
     context: { merchantId?: string; paymentId?: string },
     use: (card: CardForAuthorization) => Promise<T>,
   ): Promise<T> {
@@ -168,11 +169,28 @@ export class Vault {
     const cvc = await decryptRecord(this.keys, 'card-cvv', `cvv_records|${cvvRef}`, cvv);
     await this.audit.append({ actor: this.actor, action: 'card.detokenize', ...context, subject: token, outcome: 'success', details: { purpose: 'authorization' } });
     try {
-      return await use({ pan: pan.toString(), expMonth: card.exp_month, expYear: card.exp_year, cvc: cvc.toString() });
+      return await use({ pan: pan.toString(), expMonth: expiry.expMonth, expYear: expiry.expYear, cvc: cvc.toString() });
     } finally {
       pan.fill(0);
       cvc.fill(0);
     }
+  }
+
+  /**
+   * Extends a CVV's time-to-live to `until` (never shortens it): a payment in fraud review may
+   * still authorize up to its review deadline, and the TTL backstop must not destroy the CVV
+   * before then. The purge after authorization, or the sweep at `until`, still destroys it.
+   */
+  async retainCvv(cvvRef: string, until: number, context: { merchantId?: string; paymentId?: string } = {}): Promise<{ retained: boolean }> {
+    return this.db.transaction(async (tx) => {
+      const updated = await tx.execute('UPDATE cvv_records SET expires_at = $1 WHERE id = $2 AND expires_at < $1', [until, cvvRef]);
+      const [exists] = await tx.query<{ id: string }>('SELECT id FROM cvv_records WHERE id = $1', [cvvRef]);
+      if (!exists) throw new VaultReferenceError('cvv_not_found', `CVV ${cvvRef} was already destroyed (used, or expired)`);
+      if (updated > 0) {
+        await this.audit.append({ actor: this.actor, action: 'cvv.retain', ...context, subject: cvvRef, outcome: 'success', details: { until: new Date(until).toISOString() } }, tx);
+      }
+      return { retained: true };
+    });
   }
 
   /**

@@ -58,7 +58,7 @@ describe('vault activities', () => {
   it('authorize gives the acquirer the card and a stable idempotency key, and returns only its answer', async () => {
     const { intakeRef, cvvRef } = await intake.seal(testCard(TEST_CARDS.visa), { actor: 'api' });
     const { token } = (await env.run(activities.tokenize, { intakeRef, ...ids })) as TokenizedCard;
-    const answer = await env.run(activities.authorize, { token, cvvRef, amount: 1999, currency: 'USD', ...ids });
+    const answer = await env.run(activities.authorize, { token, cvvRef, expMonth: 12, expYear: 2030, amount: 1999, currency: 'USD', ...ids });
     expect(answer).toEqual({ outcome: 'approved', acquirerRef: 'acq_1', authorizationCode: 'A1B2C3' });
     expect(requests.at(-1)).toEqual({
       pan: TEST_CARDS.visa,
@@ -77,7 +77,7 @@ describe('vault activities', () => {
     const { token } = (await env.run(activities.tokenize, { intakeRef, ...ids })) as TokenizedCard;
     expect(await env.run(activities.purgeCvv, { cvvRef, ...ids })).toEqual({ purged: true });
     expect(await env.run(activities.purgeCvv, { cvvRef, ...ids })).toEqual({ purged: false });
-    const failure = await env.run(activities.authorize, { token, cvvRef, amount: 100, currency: 'USD', ...ids }).catch((e: unknown) => e);
+    const failure = await env.run(activities.authorize, { token, cvvRef, expMonth: 12, expYear: 2030, amount: 100, currency: 'USD', ...ids }).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(ApplicationFailure);
     expect(failure).toMatchObject({ type: 'cvv_not_found', nonRetryable: true });
     for (const secret of cardSecrets()) expect((failure as Error).message).not.toContain(secret);

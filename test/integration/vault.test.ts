@@ -16,6 +16,8 @@ import { TEST_CARDS, TEST_CVCS, testCard } from '../helpers/test-cards';
 import { postgresBackend, sqliteBackend, type Backend, type TestDatabase } from '../helpers/vault-backends';
 
 const MINUTE = 60_000;
+/** The expiry the payment carries (testCard seals 12/2030): authorization reads it from the payment, not the shared card row. */
+const EXPIRY = { expMonth: 12, expYear: 2030 };
 
 /** A key provider under test, and how to make a second, unrelated one ("the wrong master key"). */
 interface ProviderKind {
@@ -144,7 +146,7 @@ describe.each(backends.flatMap((backend) => [localKind, kmsKind].map((kind) => [
     it('gives PAN and CVV to an authorization, and after purgeCvv the CVV is gone for good', async () => {
       const sealed = await intake.seal(testCard(TEST_CARDS.visa), { actor: 'api' });
       const { token } = await vault.tokenize(sealed.intakeRef);
-      const seen = await vault.withCardForAuthorization(token, sealed.cvvRef, {}, async (card) => ({
+      const seen = await vault.withCardForAuthorization(token, sealed.cvvRef, EXPIRY, {}, async (card) => ({
         panMatches: card.pan === TEST_CARDS.visa,
         cvcMatches: card.cvc === TEST_CVCS[0],
         expiry: `${card.expMonth}/${card.expYear}`,
@@ -159,7 +161,7 @@ describe.each(backends.flatMap((backend) => [localKind, kmsKind].map((kind) => [
       // The row and its wrapped key are gone (read directly from the table)...
       expect(await count('SELECT COUNT(*) AS n FROM cvv_records WHERE id = $1', [sealed.cvvRef])).toBe(0);
       // ...the vault cannot give it back...
-      await expect(vault.withCardForAuthorization(token, sealed.cvvRef, {}, async () => 'used')).rejects.toMatchObject({ code: 'cvv_not_found' });
+      await expect(vault.withCardForAuthorization(token, sealed.cvvRef, EXPIRY, {}, async () => 'used')).rejects.toMatchObject({ code: 'cvv_not_found' });
       // ...and no data key left anywhere in the database opens the copy.
       for (const table of ['cards', 'cvv_records', 'card_intakes', 'vault_secrets']) {
         const rows = await store.db.query<{ key_id: string; key_version: number; wrapped_key: Buffer | null }>(
@@ -200,20 +202,20 @@ describe.each(backends.flatMap((backend) => [localKind, kmsKind].map((kind) => [
         const { a, tokenA } = await stored();
         const [card] = await store.db.query<{ ciphertext: Buffer }>('SELECT ciphertext FROM cards WHERE token = $1', [tokenA]);
         await store.db.execute('UPDATE cards SET ciphertext = $1 WHERE token = $2', [flipLastByte(card!.ciphertext), tokenA]);
-        await expect(vault.withCardForAuthorization(tokenA, a.cvvRef, {}, async () => 'used')).rejects.toThrow(
+        await expect(vault.withCardForAuthorization(tokenA, a.cvvRef, EXPIRY, {}, async () => 'used')).rejects.toThrow(
           /card-pan record cards\|tok_.* failed authentication/,
         );
         const [cvv] = await store.db.query<{ ciphertext: Buffer }>('SELECT ciphertext FROM cvv_records WHERE id = $1', [a.cvvRef]);
         await store.db.execute('UPDATE cvv_records SET ciphertext = $1 WHERE id = $2', [flipLastByte(cvv!.ciphertext.subarray(0)), a.cvvRef]);
         await store.db.execute('UPDATE cards SET ciphertext = $1 WHERE token = $2', [card!.ciphertext, tokenA]);
-        await expect(vault.withCardForAuthorization(tokenA, a.cvvRef, {}, async () => 'used')).rejects.toThrow(CiphertextTamperedError);
+        await expect(vault.withCardForAuthorization(tokenA, a.cvvRef, EXPIRY, {}, async () => 'used')).rejects.toThrow(CiphertextTamperedError);
       });
 
       it('one changed byte of a wrapped data key fails loudly', async () => {
         const { a, tokenA } = await stored();
         const [cvv] = await store.db.query<{ wrapped_key: Buffer }>('SELECT wrapped_key FROM cvv_records WHERE id = $1', [a.cvvRef]);
         await store.db.execute('UPDATE cvv_records SET wrapped_key = $1 WHERE id = $2', [flipLastByte(cvv!.wrapped_key), a.cvvRef]);
-        await expect(vault.withCardForAuthorization(tokenA, a.cvvRef, {}, async () => 'used')).rejects.toThrow(KeyUnwrapError);
+        await expect(vault.withCardForAuthorization(tokenA, a.cvvRef, EXPIRY, {}, async () => 'used')).rejects.toThrow(KeyUnwrapError);
       });
 
       it('a ciphertext moved to another record fails to decrypt', async () => {
@@ -224,11 +226,11 @@ describe.each(backends.flatMap((backend) => [localKind, kmsKind].map((kind) => [
            WHERE token = $2`,
           [tokenA, tokenB],
         );
-        await expect(vault.withCardForAuthorization(tokenB, b.cvvRef, {}, async () => 'used')).rejects.toThrow(CiphertextTamperedError);
+        await expect(vault.withCardForAuthorization(tokenB, b.cvvRef, EXPIRY, {}, async () => 'used')).rejects.toThrow(CiphertextTamperedError);
         // The CVV of one payment cannot be used for another either.
         const [cvvA] = await store.db.query<{ ciphertext: Buffer; wrapped_key: Buffer }>('SELECT ciphertext, wrapped_key FROM cvv_records WHERE id = $1', [a.cvvRef]);
         await store.db.execute('UPDATE cvv_records SET ciphertext = $1, wrapped_key = $2 WHERE id = $3', [cvvA!.ciphertext, cvvA!.wrapped_key, b.cvvRef]);
-        await expect(vault.withCardForAuthorization(tokenA, b.cvvRef, {}, async () => 'used')).rejects.toThrow(CiphertextTamperedError);
+        await expect(vault.withCardForAuthorization(tokenA, b.cvvRef, EXPIRY, {}, async () => 'used')).rejects.toThrow(CiphertextTamperedError);
       });
     });
 
@@ -259,7 +261,7 @@ describe.each(backends.flatMap((backend) => [localKind, kmsKind].map((kind) => [
 
       // Before re-wrapping, a vault on the new master key still reads the old records.
       const vaultAfter = await Vault.open(store.db, rotated, audit, { now: () => clock });
-      const read = (v: Vault, cvvRef: string) => v.withCardForAuthorization(token, cvvRef, {}, async (c) => c.pan === TEST_CARDS.visa);
+      const read = (v: Vault, cvvRef: string) => v.withCardForAuthorization(token, cvvRef, EXPIRY, {}, async (c) => c.pan === TEST_CARDS.visa);
       expect(await read(vaultAfter, before.cvvRef)).toBe(true);
 
       const report = await rewrapDataKeys(store.db, rotated, audit, 'operator:test');

@@ -205,6 +205,7 @@ describe('acquirer sandbox: test cards', () => {
         idempotency_key: request.idempotencyKey,
         card_last4: pan.slice(-4),
         card_behaviour: 'approve',
+        card_exp: '12/2030',
         created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       },
     ]);
@@ -446,7 +447,7 @@ describe('acquirer sandbox: money movement rules', () => {
     const { entries } = (await response.json()) as { entries: LedgerEntry[] };
     expect(entries).toEqual(ledger.entries());
     expect(Object.keys(entries[0]!).sort()).toEqual(
-      ['amount', 'card_behaviour', 'card_last4', 'created_at', 'currency', 'idempotency_key', 'kind', 'merchant_id', 'parent_ref', 'ref', 'status'].sort(),
+      ['amount', 'card_behaviour', 'card_exp', 'card_last4', 'created_at', 'currency', 'idempotency_key', 'kind', 'merchant_id', 'parent_ref', 'ref', 'status'].sort(),
     );
   });
 });
@@ -461,18 +462,32 @@ describe('acquirer sandbox: fault knobs', () => {
     return { status: response.status, body: await response.json() };
   }
 
+  const DEFAULT_KNOBS = {
+    latencyMs: 0,
+    errorRate: 0,
+    hangRate: 0,
+    hangMs: 60_000,
+    lostAnswerRate: 0,
+    lateAnswerRate: 0,
+    lateAnswerMs: 15_000,
+    operations: ['authorize', 'capture', 'void', 'refund', 'settle'],
+    injected: { error: 0, hang: 0, lose_answer: 0, late_answer: 0 },
+  };
+
   it('sets, reads and resets the knobs over HTTP, and refuses invalid ones', async () => {
-    expect(await faultsOverHttp('GET')).toEqual({ status: 200, body: { latencyMs: 0, errorRate: 0, hangRate: 0, hangMs: 60_000 } });
+    expect(await faultsOverHttp('GET')).toEqual({ status: 200, body: DEFAULT_KNOBS });
     expect(await faultsOverHttp('PUT', { errorRate: 0.25, latencyMs: 5 })).toEqual({
       status: 200,
-      body: { latencyMs: 5, errorRate: 0.25, hangRate: 0, hangMs: 60_000 },
+      body: { ...DEFAULT_KNOBS, latencyMs: 5, errorRate: 0.25 },
     });
     expect((await faultsOverHttp('GET')).body).toMatchObject({ errorRate: 0.25, latencyMs: 5 });
     expect((await faultsOverHttp('PUT', { errorRate: 2 })).status).toBe(400);
     expect((await faultsOverHttp('PUT', { errorRate: 0.6, hangRate: 0.6 })).status).toBe(400);
     expect((await faultsOverHttp('PUT', { errorRat: 1 })).status).toBe(400);
     expect((await faultsOverHttp('GET')).body).toMatchObject({ errorRate: 0.25 });
-    expect(await faultsOverHttp('DELETE')).toEqual({ status: 200, body: { latencyMs: 0, errorRate: 0, hangRate: 0, hangMs: 60_000 } });
+    expect((await faultsOverHttp('PUT', { lostAnswerRate: 0.5, lateAnswerRate: 0.6 })).status).toBe(400);
+    expect((await faultsOverHttp('PUT', { operations: ['inquire'] })).status).toBe(400);
+    expect(await faultsOverHttp('DELETE')).toEqual({ status: 200, body: DEFAULT_KNOBS });
   });
 
   it('errorRate 1: every money call answers 503, the client throws AcquirerUnavailableError, the ledger is unchanged', async () => {
@@ -533,7 +548,7 @@ describe('acquirer sandbox: fault knobs', () => {
   it('a seed makes the sequence of faults reproducible', async () => {
     const draws = async (injector: FaultInjector) => {
       const outcomes: string[] = [];
-      for (let i = 0; i < 40; i++) outcomes.push(await injector.inject());
+      for (let i = 0; i < 40; i++) outcomes.push(await injector.inject('capture'));
       return outcomes;
     };
     const a = await draws(new FaultInjector({ errorRate: 0.5, seed: 7 }));
@@ -541,6 +556,121 @@ describe('acquirer sandbox: fault knobs', () => {
     expect(a).toEqual(b);
     expect(a).toContain('error');
     expect(a).toContain('proceed');
+  });
+});
+
+describe('acquirer sandbox: faults after the work (lost and late answers)', () => {
+  it('lostAnswerRate 1: the work is done, the connection closes unanswered, a retry with the same key replays it and moves nothing twice', async () => {
+    const request = authorization(TEST_CARDS.visa);
+    faults.set({ lostAnswerRate: 1 });
+    await expectUnavailable(client.authorize(request));
+    const rows = ledger.entries().filter((e) => e.idempotency_key === request.idempotencyKey);
+    expect(rows).toEqual([expect.objectContaining({ kind: 'authorization', status: 'approved' })]);
+    faults.reset();
+    const retried = await client.authorize(request);
+    expect(retried).toMatchObject({ outcome: 'approved', acquirerRef: rows[0]!.ref });
+    expect(ledger.entries().filter((e) => e.idempotency_key === request.idempotencyKey)).toHaveLength(1);
+  });
+
+  it('lateAnswerRate 1: the work is done at once, the impatient client gives up, the answer arrives after lateAnswerMs', async () => {
+    const authorizationRef = await approvedAuthorization();
+    faults.set({ lateAnswerRate: 1, lateAnswerMs: 600, operations: ['capture'] });
+    const impatient = new HttpAcquirerClient({ baseUrl, timeoutMs: 150 });
+    const key = newKey('capture');
+    await expectUnavailable(impatient.capture({ authorizationRef, amount: 1999, idempotencyKey: key }));
+    expect(childrenOf(authorizationRef, 'capture')).toHaveLength(1);
+    // The same call, waiting long enough, gets the (replayed) answer late.
+    const started = Date.now();
+    const patient = await post(`/v1/authorizations/${authorizationRef}/capture`, { amount: 1999 }, { 'Idempotency-Key': key });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(550);
+    expect(patient.status).toBe(201);
+    expect(patient.body).toEqual({ ref: childrenOf(authorizationRef, 'capture')[0]!.ref });
+    expect(faults.current().injected).toMatchObject({ late_answer: 2 });
+  });
+
+  it('operations limits the knobs to the operations named; the others draw nothing', async () => {
+    faults.set({ errorRate: 1, operations: ['refund'] });
+    const { captureRef } = await capturedAuthorization();
+    await expectUnavailable(client.refund({ captureRef, amount: 100, idempotencyKey: newKey('refund') }));
+    expect(faults.current().injected).toEqual({ error: 1, hang: 0, lose_answer: 0, late_answer: 0 });
+  });
+
+  it('a seed replays the same sequence of fault modes', async () => {
+    const modes = async () => {
+      const injector = new FaultInjector({ errorRate: 0.2, lostAnswerRate: 0.2, lateAnswerRate: 0.2, lateAnswerMs: 0, seed: 7 });
+      const out: string[] = [];
+      for (let i = 0; i < 50; i++) out.push(await injector.inject('capture'));
+      return out;
+    };
+    const first = await modes();
+    expect(await modes()).toEqual(first);
+    expect(new Set(first)).toEqual(new Set(['proceed', 'error', 'lose_answer', 'late_answer']));
+  });
+});
+
+describe('acquirer sandbox: status inquiry and timeout reversal', () => {
+  it('an inquiry returns the stored answer of each operation, a refusal as refused, and not_received for an unknown key', async () => {
+    const auth = authorization(TEST_CARDS.visa);
+    const approved = await client.authorize(auth);
+    expect(await client.inquireAuthorization(auth.idempotencyKey)).toEqual({ state: 'done', result: approved });
+    const declinedRequest = authorization(TEST_CARDS.declinedInsufficientFunds);
+    const declined = await client.authorize(declinedRequest);
+    expect(await client.inquireAuthorization(declinedRequest.idempotencyKey)).toEqual({ state: 'done', result: declined });
+
+    const authorizationRef = (approved as { acquirerRef: string }).acquirerRef;
+    const captureKey = newKey('capture');
+    const captured = await client.capture({ authorizationRef, amount: 1999, idempotencyKey: captureKey });
+    expect(await client.inquireMovement(captureKey)).toEqual({ state: 'done', result: captured });
+    const refundKey = newKey('refund');
+    const refunded = await client.refund({ captureRef: captured.acquirerRef, amount: 500, idempotencyKey: refundKey });
+    expect(await client.inquireMovement(refundKey)).toEqual({ state: 'done', result: refunded });
+    const settleKey = newKey('settle');
+    const settled = await client.settle({ captureRef: captured.acquirerRef, idempotencyKey: settleKey });
+    expect(await client.inquireMovement(settleKey)).toEqual({ state: 'done', result: settled });
+    const voidKey = newKey('void');
+    await expectRejected(client.void({ authorizationRef, idempotencyKey: voidKey }), 'already_captured');
+    expect(await client.inquireMovement(voidKey)).toMatchObject({ state: 'refused', code: 'already_captured' });
+    expect(await client.inquireMovement(newKey('capture'))).toEqual({ state: 'not_received' });
+    expect(await client.inquireAuthorization(newKey('authorize'))).toEqual({ state: 'not_received' });
+  });
+
+  it('an inquiry is never faulted, and an unreachable acquirer is AcquirerUnavailableError', async () => {
+    faults.set({ errorRate: 1 });
+    expect(await client.inquireMovement(newKey('capture'))).toEqual({ state: 'not_received' });
+    await expectUnavailable(new HttpAcquirerClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 500 }).inquireMovement('pay_x:capture'));
+  });
+
+  it('a reversal voids an approved authorization (a void row in the ledger), and is idempotent', async () => {
+    const auth = authorization(TEST_CARDS.visa);
+    const approved = (await client.authorize(auth)) as { acquirerRef: string };
+    const reversalKey = newKey('reverse');
+    const reversed = await client.reverseAuthorization({ authorizationKey: auth.idempotencyKey, idempotencyKey: reversalKey });
+    expect(reversed).toEqual({ outcome: 'voided', acquirerRef: expect.stringMatching(/^void_/) });
+    expect(childrenOf(approved.acquirerRef, 'void')).toEqual([expect.objectContaining({ idempotency_key: reversalKey, amount: 1999 })]);
+    expect(await client.reverseAuthorization({ authorizationKey: auth.idempotencyKey, idempotencyKey: reversalKey })).toEqual(reversed);
+    expect(childrenOf(approved.acquirerRef, 'void')).toHaveLength(1);
+    await expectRejected(client.capture({ authorizationRef: approved.acquirerRef, amount: 1999, idempotencyKey: newKey('capture') }), 'already_voided');
+  });
+
+  it('a reversal of a captured authorization is refused; of a declined one it reports the decline', async () => {
+    const auth = authorization(TEST_CARDS.visa);
+    const approved = (await client.authorize(auth)) as { acquirerRef: string };
+    await client.capture({ authorizationRef: approved.acquirerRef, amount: 1999, idempotencyKey: newKey('capture') });
+    await expectRejected(client.reverseAuthorization({ authorizationKey: auth.idempotencyKey, idempotencyKey: newKey('reverse') }), 'already_captured');
+    const declined = authorization(TEST_CARDS.declinedGeneric);
+    await client.authorize(declined);
+    expect(await client.reverseAuthorization({ authorizationKey: declined.idempotencyKey, idempotencyKey: newKey('reverse') })).toEqual({ outcome: 'declined' });
+  });
+
+  it('a reversal of a key never received closes it: an authorization arriving late with it is refused and holds nothing', async () => {
+    const late = authorization(TEST_CARDS.transientThenApproved);
+    const before = ledger.entries().length;
+    expect(await client.reverseAuthorization({ authorizationKey: late.idempotencyKey, idempotencyKey: newKey('reverse') })).toEqual({ outcome: 'closed' });
+    await expectRejected(client.authorize(late), 'authorization_reversed');
+    // Whatever the body: the key is closed.
+    await expectRejected(client.authorize({ ...late, pan: TEST_CARDS.visa, amount: 5 }), 'authorization_reversed');
+    expect(ledger.entries()).toHaveLength(before);
+    expect(await client.inquireAuthorization(late.idempotencyKey)).toMatchObject({ state: 'refused', code: 'authorization_reversed' });
   });
 });
 

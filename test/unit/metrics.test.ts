@@ -145,6 +145,9 @@ describe('instrumentActivities', () => {
       void: behaviour,
       refund: behaviour,
       settle: behaviour,
+      inquireAuthorization: () => Promise.reject(new Error('not used')),
+      inquireMovement: () => Promise.reject(new Error('not used')),
+      reverseAuthorization: () => Promise.reject(new Error('not used')),
     };
   }
 

@@ -63,7 +63,7 @@ type Describes<Schema extends z.ZodType, View> = [z.output<Schema>] extends [Vie
 type Covers<Schema extends z.ZodType, View> = [z.output<Schema>] extends [View] ? true : false;
 const typeChecks: {
   payment: Describes<typeof payment, PaymentView>;
-  refund: Describes<typeof refund, Awaited<ReturnType<PaymentService['refund']>>>;
+  refund: Describes<typeof refund, Awaited<ReturnType<PaymentService['refund']>>['refund']>;
   error: Describes<typeof errorResponse, ErrorBody>;
   readiness: Describes<typeof readiness, ReadinessReport & { status: 'ready' | 'unavailable' }>;
   // The list reads search attributes as `unknown`: only one direction can be checked.

@@ -5,7 +5,15 @@ import { SandboxError, routeNotFound, sandboxErrorHandler, unavailableBody } fro
 import { parseFaults, type FaultInjector } from './faults';
 import { answerIdempotently, requestHash, type Answer, type IdempotentAnswer, type Operation } from './idempotency';
 import type { Ledger } from './ledger';
-import { IDEMPOTENCY_KEY_HEADER, amountRequestSchema, authorizationRequestSchema, emptyRequestSchema, idempotencyKeyOf, parseRequest } from './requests';
+import {
+  IDEMPOTENCY_KEY_HEADER,
+  amountRequestSchema,
+  authorizationRequestSchema,
+  emptyRequestSchema,
+  idempotencyKeyOf,
+  parseRequest,
+  reversalRequestSchema,
+} from './requests';
 import { SandboxAcquirer } from './sandbox-acquirer';
 
 export interface SandboxDependencies {
@@ -22,6 +30,8 @@ export interface SandboxDependencies {
  *   POST /v1/authorizations/:ref/void          201 {ref: void_...}
  *   POST /v1/captures/:ref/refunds             201 {ref: ref_...}
  *   POST /v1/captures/:ref/settle              201 {ref: stl_...}
+ *   POST /v1/reversals                         201 {outcome: voided|declined|closed, ref?}
+ *   GET  /v1/operations/:idempotencyKey        200 {status: answered, operation, http_status, response} | {status: not_received}
  *   GET  /_sandbox/ledger, GET|PUT|DELETE /_sandbox/faults, GET /healthz
  *
  * Every POST needs an Idempotency-Key. Request bodies are never logged: they carry card data.
@@ -57,6 +67,23 @@ export function createSandboxApp(deps: SandboxDependencies): Express {
     moneyCall(deps, 'settle', emptyRequestSchema, (key, ref) => acquirer.settle(key, ref)),
   );
 
+  // The timeout reversal: faulted like a void (it is one, when it finds an authorization).
+  app.post(
+    '/v1/reversals',
+    moneyCall(deps, 'reverse', reversalRequestSchema, (key, _ref, body) => acquirer.reverse(key, body.authorization_idempotency_key)),
+  );
+
+  // The status inquiry: what the acquirer holds under a key. Never faulted (see faults.ts).
+  app.get('/v1/operations/:idempotencyKey', (req, res) => {
+    const key = idempotencyKeyOf(String(req.params.idempotencyKey));
+    const stored = deps.ledger.findAnswer(key);
+    if (stored === undefined) {
+      res.json({ idempotency_key: key, status: 'not_received' });
+      return;
+    }
+    res.json({ idempotency_key: key, status: 'answered', operation: stored.operation, http_status: stored.httpStatus, response: stored.body });
+  });
+
   app.get('/_sandbox/ledger', (_req, res) => {
     res.json({ entries: deps.ledger.entries() });
   });
@@ -86,8 +113,9 @@ export function createSandboxApp(deps: SandboxDependencies): Express {
 }
 
 /**
- * One money call: fault injection first (a faulted call does nothing at all), then the
- * Idempotency-Key and the body are checked, then the operation runs idempotently.
+ * One money call: fault injection first (a hang or an error does nothing at all), then the
+ * Idempotency-Key and the body are checked, then the operation runs idempotently; a lost answer
+ * closes the connection after the work, a late one answers after the work and a delay.
  */
 function moneyCall<S extends z.ZodType<object>>(
   deps: SandboxDependencies,
@@ -98,8 +126,8 @@ function moneyCall<S extends z.ZodType<object>>(
   return async (req, res) => {
     const ref: unknown = req.params.ref;
     const pathRef = typeof ref === 'string' ? ref : '';
-    const fault = await deps.faults.inject();
-    if (fault !== 'proceed') {
+    const fault = await deps.faults.inject(operation === 'reverse' ? 'void' : operation);
+    if (fault === 'hang' || fault === 'error') {
       deps.logger.warn(
         { operation, ref: pathRef || undefined, idempotencyKey: req.get(IDEMPOTENCY_KEY_HEADER), fault },
         `${operation}: injected fault (${fault}), answering 503 without doing anything`,
@@ -119,6 +147,16 @@ function moneyCall<S extends z.ZodType<object>>(
         execute(idempotencyKey!, pathRef, body),
       );
       logAnswer(deps, operation, idempotencyKey, pathRef, answer);
+      if (fault === 'lose_answer') {
+        deps.logger.warn({ operation, idempotencyKey, fault }, `${operation}: injected fault (lose_answer), done and closing the connection without an answer`);
+        req.socket.destroy();
+        return;
+      }
+      if (fault === 'late_answer') {
+        deps.logger.warn({ operation, idempotencyKey, fault }, `${operation}: injected fault (late_answer), done; answering late`);
+        await deps.faults.delayAnswer();
+        if (req.socket.destroyed) return;
+      }
       if (answer.replayed) res.set('Idempotent-Replayed', 'true');
       if (!answer.final) res.set('Retry-After', '1');
       res.status(answer.httpStatus).json(answer.body);

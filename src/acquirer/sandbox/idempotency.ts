@@ -9,7 +9,14 @@ import type { Ledger, LedgerEntry } from './ledger';
  * different request is refused: it is a caller's bug, not a retry.
  */
 
-export type Operation = 'authorize' | 'capture' | 'void' | 'refund' | 'settle';
+export type Operation = 'authorize' | 'capture' | 'void' | 'refund' | 'settle' | 'reverse';
+
+/**
+ * The request hash of a reversal's tombstone: the final answer stored under an authorization key
+ * that a timeout reversal closed before any authorization arrived. It answers every later request
+ * with that key, whatever its body (`authorization_reversed`).
+ */
+export const REVERSED_KEY_HASH = 'reversed';
 
 export type Answer =
   /** Stored and replayed. `movement` is the ledger row written, if any. */
@@ -43,7 +50,8 @@ export function answerIdempotently(
   return ledger.transaction(() => {
     const stored = ledger.findAnswer(call.idempotencyKey);
     if (stored !== undefined) {
-      if (stored.operation !== call.operation || stored.requestHash !== call.requestHash) {
+      const tombstone = stored.requestHash === REVERSED_KEY_HASH && stored.operation === call.operation;
+      if (!tombstone && (stored.operation !== call.operation || stored.requestHash !== call.requestHash)) {
         throw new SandboxError(
           409,
           'idempotency_key_reused',

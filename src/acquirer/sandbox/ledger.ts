@@ -33,12 +33,14 @@ export interface LedgerEntry {
   card_last4: string | null;
   /** Authorizations only: which test-card behaviour the card has. */
   card_behaviour: CardBehaviour | null;
+  /** Authorizations only: the expiry sent, MM/YYYY (no number beside it but the last four). */
+  card_exp: string | null;
   /** ISO 8601, UTC. */
   created_at: string;
 }
 
-export type NewMovement = Omit<LedgerEntry, 'created_at' | 'parent_ref' | 'card_last4' | 'card_behaviour'> &
-  Partial<Pick<LedgerEntry, 'parent_ref' | 'card_last4' | 'card_behaviour'>>;
+export type NewMovement = Omit<LedgerEntry, 'created_at' | 'parent_ref' | 'card_last4' | 'card_behaviour' | 'card_exp'> &
+  Partial<Pick<LedgerEntry, 'parent_ref' | 'card_last4' | 'card_behaviour' | 'card_exp'>>;
 
 /** The final answer given to an idempotency key, replayed to every retry of the same request. */
 export interface StoredAnswer {
@@ -63,6 +65,7 @@ CREATE TABLE IF NOT EXISTS ledger (
   idempotency_key TEXT NOT NULL UNIQUE,
   card_last4      TEXT,
   card_behaviour  TEXT,
+  card_exp        TEXT,
   created_at      TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ledger_by_parent ON ledger (parent_ref, kind);
@@ -82,7 +85,7 @@ CREATE TABLE IF NOT EXISTS transient_attempts (
 );
 `;
 
-const ENTRY_COLUMNS = 'ref, kind, status, parent_ref, amount, currency, merchant_id, idempotency_key, card_last4, card_behaviour, created_at';
+const ENTRY_COLUMNS = 'ref, kind, status, parent_ref, amount, currency, merchant_id, idempotency_key, card_last4, card_behaviour, card_exp, created_at';
 
 interface AnswerRow {
   idempotency_key: string;
@@ -106,6 +109,9 @@ export class Ledger {
     db.pragma('busy_timeout = 5000');
     db.pragma('foreign_keys = ON');
     db.exec(SCHEMA);
+    // Ledgers written before the expiry was kept gain the column (empty for their rows).
+    const columns = db.prepare('PRAGMA table_info(ledger)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'card_exp')) db.exec('ALTER TABLE ledger ADD COLUMN card_exp TEXT');
     return new Ledger(db, now);
   }
 
@@ -122,13 +128,14 @@ export class Ledger {
       parent_ref: null,
       card_last4: null,
       card_behaviour: null,
+      card_exp: null,
       ...movement,
       created_at: this.now().toISOString(),
     };
     this.db
       .prepare(
         `INSERT INTO ledger (${ENTRY_COLUMNS}) VALUES
-         (@ref, @kind, @status, @parent_ref, @amount, @currency, @merchant_id, @idempotency_key, @card_last4, @card_behaviour, @created_at)`,
+         (@ref, @kind, @status, @parent_ref, @amount, @currency, @merchant_id, @idempotency_key, @card_last4, @card_behaviour, @card_exp, @created_at)`,
       )
       .run(entry);
     return entry;

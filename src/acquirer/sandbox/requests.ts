@@ -26,6 +26,11 @@ export type AuthorizationBody = z.infer<typeof authorizationRequestSchema>;
 export const amountRequestSchema = z.object({ amount });
 export type AmountBody = z.infer<typeof amountRequestSchema>;
 
+export const reversalRequestSchema = z.object({
+  /** The idempotency key the authorization was (or would have been) sent with. */
+  authorization_idempotency_key: z.string().min(1).max(255),
+});
+
 /** Void and settle take no body; whatever is sent is ignored. */
 export const emptyRequestSchema = z.unknown().transform(() => ({}));
 

@@ -1,6 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { unavailableBody } from './errors';
-import type { Answer } from './idempotency';
+import { REVERSED_KEY_HASH, type Answer } from './idempotency';
 import type { Ledger, LedgerEntry } from './ledger';
 import type { AmountBody, AuthorizationBody } from './requests';
 import { TRANSIENT_ATTEMPTS, behaviourOf, declineOf } from './test-cards';
@@ -36,6 +36,7 @@ export class SandboxAcquirer {
       idempotency_key: idempotencyKey,
       card_last4: request.pan.slice(-4),
       card_behaviour: behaviour,
+      card_exp: `${String(request.exp_month).padStart(2, '0')}/${request.exp_year}`,
     });
     if (decline) {
       return {
@@ -106,6 +107,38 @@ export class SandboxAcquirer {
       return refusal(422, 'settlement_failed', `The issuer refused the settlement of capture ${capture.ref}; refund it instead`);
     }
     return this.moved(idempotencyKey, capture, { kind: 'settlement', amount: capture.amount, prefix: 'stl' });
+  }
+
+  /**
+   * The timeout reversal of an authorization known only by its idempotency key: void it if it
+   * was approved, report a decline, and if nothing arrived under that key yet, close the key with
+   * a stored `authorization_reversed` answer so an authorization arriving late is refused.
+   */
+  reverse(idempotencyKey: string, authorizationKey: string): Answer {
+    const stored = this.ledger.findAnswer(authorizationKey);
+    if (stored === undefined) {
+      this.ledger.saveAnswer({
+        idempotencyKey: authorizationKey,
+        operation: 'authorize',
+        requestHash: REVERSED_KEY_HASH,
+        httpStatus: 409,
+        body: { error: { code: 'authorization_reversed', message: `Authorization ${authorizationKey} was reversed before it arrived; it cannot be approved` } },
+      });
+      return { final: true, httpStatus: 201, body: { outcome: 'closed' } };
+    }
+    const body = stored.body as { ref?: string; status?: string };
+    if (stored.operation !== 'authorize' || body.ref === undefined) return { final: true, httpStatus: 201, body: { outcome: 'closed' } };
+    if (body.status === 'declined') return { final: true, httpStatus: 201, body: { outcome: 'declined' } };
+    const authorization = this.approvedAuthorization(body.ref);
+    if ('refusal' in authorization) return authorization.refusal;
+    const { entry } = authorization;
+    if (this.ledger.childrenOf(entry.ref, 'capture').length > 0) {
+      return refusal(409, 'already_captured', `Authorization ${entry.ref} was captured; refund the capture instead of reversing`);
+    }
+    const [voided] = this.ledger.childrenOf(entry.ref, 'void');
+    if (voided) return { final: true, httpStatus: 201, body: { outcome: 'voided', ref: voided.ref } };
+    const movement = this.moved(idempotencyKey, entry, { kind: 'void', amount: entry.amount, prefix: 'void' });
+    return { ...movement, body: { outcome: 'voided', ref: (movement.body as { ref: string }).ref } };
   }
 
   private approvedAuthorization(ref: string): { entry: LedgerEntry } | { refusal: Answer } {

@@ -24,10 +24,14 @@ export const errorResponse = z
   })
   .meta({ description: 'The one error shape of the API' });
 
+const refundStatus = z.enum(['pending', 'succeeded', 'failed']).meta({
+  description: '`pending` while the acquirer\'s answer is not known yet: never assumed paid, never assumed not; a second refund is refused meanwhile',
+});
+
 export const refundSummary = z.strictObject({
   id: z.string(),
   amount: minorUnits,
-  status: z.enum(['succeeded', 'failed']),
+  status: refundStatus,
   failure_reason: z.string().nullable(),
   created: isoDateTime,
 });
@@ -65,6 +69,13 @@ export const payment = z
       })
       .nullable(),
     refunds: z.array(refundSummary),
+    awaiting_acquirer: z
+      .strictObject({
+        step: z.enum(['authorize', 'reverse', 'capture', 'void', 'refund', 'settle']),
+        since: isoDateTime,
+      })
+      .nullable()
+      .meta({ description: 'Set while the outcome of a money call is unknown and the acquirer does not answer: the payment waits, it does not guess' }),
     capture_before: isoDateTime.nullable(),
     settled_at: isoDateTime.nullable(),
     refundable_until: isoDateTime.nullable(),
@@ -104,7 +115,7 @@ export const refund = z.strictObject({
   payment: z.string(),
   amount: minorUnits,
   currency: z.string(),
-  status: z.enum(['succeeded', 'failed']),
+  status: refundStatus,
   failure_reason: z.string().nullable(),
   created: isoDateTime,
 });

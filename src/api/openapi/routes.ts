@@ -211,19 +211,36 @@ export const ROUTES: RouteSpec[] = [
     params: idParam,
     body: captureBody,
     bodyRequired: false,
-    responses: { 200: { description: 'The payment after the capture', schema: payment }, 400: E400, 404: E404, 409: E409, ...AUTH_ERRORS },
+    responses: {
+      200: { description: 'The payment after the capture', schema: payment },
+      202: { description: 'The capture is accepted and still under way (the acquirer is slow or unreachable): poll the payment', schema: payment },
+      400: E400,
+      404: E404,
+      409: E409,
+      ...AUTH_ERRORS,
+    },
   },
   {
     method: 'post',
     path: '/v1/payments/{id}/cancel',
     operationId: 'cancelPayment',
     summary: 'Cancel a payment that is not captured yet (voids the authorization)',
+    description:
+      'Honoured in processing (before the authorization is sent, or by a void once it is known), in review and awaiting capture. ' +
+      'Once the capture has started it is refused with 409 payment_not_cancelable: refund instead.',
     tags: ['payments'],
     auth: { scope: 'payments:write' },
     params: idParam,
     body: cancelBody,
     bodyRequired: false,
-    responses: { 200: { description: 'The canceled payment', schema: payment }, 400: E400, 404: E404, 409: E409, ...AUTH_ERRORS },
+    responses: {
+      200: { description: 'The payment, canceled (or declined or failed, if that came first: no money was taken either way)', schema: payment },
+      202: { description: 'The cancel is accepted and will be honoured; a money call in flight reaches its known outcome first: poll the payment', schema: payment },
+      400: E400,
+      404: E404,
+      409: E409,
+      ...AUTH_ERRORS,
+    },
   },
   {
     method: 'post',
@@ -243,7 +260,14 @@ export const ROUTES: RouteSpec[] = [
     ],
     body: refundBody,
     bodyRequired: false,
-    responses: { 201: { description: 'The refund (`status` says whether it succeeded)', schema: refund }, 400: E400, 404: E404, 409: E409, ...AUTH_ERRORS },
+    responses: {
+      201: { description: 'The refund (`status` says whether it succeeded)', schema: refund },
+      202: { description: 'The refund is accepted and its outcome not known yet (`status: pending`): poll the payment', schema: refund },
+      400: E400,
+      404: E404,
+      409: error('Not refundable now: refund_in_progress while another refund is pending, amount_exceeds_refundable, refund_window_closed, payment_not_refundable'),
+      ...AUTH_ERRORS,
+    },
   },
   {
     method: 'post',
@@ -257,6 +281,7 @@ export const ROUTES: RouteSpec[] = [
     body: reviewBody,
     responses: {
       200: { description: 'The payment after the decision', schema: payment },
+      202: { description: 'The decision is accepted and still being acted on: poll the payment', schema: payment },
       400: E400,
       404: error('No such payment'),
       409: E409,

@@ -7,6 +7,7 @@ import {
   type Client,
   type WorkflowHandle,
 } from '@temporalio/client';
+import type { UpdateDefinition } from '@temporalio/common';
 import { ApplicationFailure } from '@temporalio/common';
 import type { AuditEntry, AuditLog } from '../../audit/audit-log';
 import { SA } from '../../temporal/search-attribute-keys';
@@ -22,14 +23,18 @@ import {
   reviewUpdate,
 } from '../../workflows/payment/definitions';
 import type { paymentWorkflow } from '../../workflows/payment/payment-workflow';
-import type { PaymentPolicy, PaymentState, PaymentStatus } from '../../workflows/payment/state';
+import type { PaymentStatus } from '../../workflows/payment/lifecycle';
+import type { PaymentPolicy, PaymentState } from '../../workflows/payment/state';
 import { ApiError } from '../errors';
 import { paymentView, type PaymentView } from './payment-view';
 import type { CreatePaymentBody } from './schemas';
 
 export interface PaymentServiceOptions {
   policy: PaymentPolicy;
-  /** How long POST /v1/payments waits for the authorization decision before answering 202. */
+  /**
+   * How long POST /v1/payments waits for the authorization decision, and an action (capture,
+   * cancel, refund, review) for its outcome, before answering 202 with the payment as it is.
+   */
   authorizationWaitMs: number;
 }
 
@@ -170,16 +175,16 @@ export class PaymentService {
     return { object: 'list', data, has_more: next !== null, next_cursor: next };
   }
 
-  async capture(merchantId: string, paymentId: string, amount?: number): Promise<PaymentView> {
+  async capture(merchantId: string, paymentId: string, amount?: number): Promise<ActionResult> {
     const handle = await this.owned(merchantId, paymentId);
     const audit: Omit<AuditEntry, 'outcome'> = { actor: `merchant:${merchantId}`, action: 'payment.capture', merchantId, paymentId, details: amount !== undefined ? { amount } : {} };
-    return paymentView(await this.audited(audit, () => this.act(handle, () => handle.executeUpdate(captureUpdate, { args: [{ ...(amount !== undefined ? { amount } : {}) }] }))));
+    return this.audited(audit, () => this.act(handle, captureUpdate, { ...(amount !== undefined ? { amount } : {}) }));
   }
 
-  async cancel(merchantId: string, paymentId: string, reason?: string): Promise<PaymentView> {
+  async cancel(merchantId: string, paymentId: string, reason?: string): Promise<ActionResult> {
     const handle = await this.owned(merchantId, paymentId);
     const audit: Omit<AuditEntry, 'outcome'> = { actor: `merchant:${merchantId}`, action: 'payment.cancel', merchantId, paymentId };
-    return paymentView(await this.audited(audit, () => this.act(handle, () => handle.executeUpdate(cancelUpdate, { args: [{ ...(reason ? { reason } : {}) }] }))));
+    return this.audited(audit, () => this.act(handle, cancelUpdate, { ...(reason ? { reason } : {}) }));
   }
 
   async refund(merchantId: string, paymentId: string, request: { amount?: number; reason?: string; idempotencyKey?: string }) {
@@ -193,31 +198,31 @@ export class PaymentService {
       paymentId,
       details: { refundId, ...(request.amount !== undefined ? { amount: request.amount } : {}) },
     };
-    const state = await this.audited(audit, () =>
-      this.act(handle, () =>
-        handle.executeUpdate(refundUpdate, {
-          args: [{ refundId, ...(request.amount !== undefined ? { amount: request.amount } : {}), ...(request.reason ? { reason: request.reason } : {}) }],
-        }),
-      ),
+    const { state, done } = await this.audited(audit, () =>
+      this.act(handle, refundUpdate, { refundId, ...(request.amount !== undefined ? { amount: request.amount } : {}), ...(request.reason ? { reason: request.reason } : {}) }),
     );
     const refund = state.refunds.find((r) => r.id === refundId)!;
     return {
-      id: refund.id,
-      object: 'refund',
-      payment: paymentId,
-      amount: refund.amount,
-      currency: state.currency,
-      status: refund.status,
-      failure_reason: refund.failureReason ?? null,
-      created: refund.createdAt,
+      // A refund whose outcome is not known yet is accepted, not done: 202 and `pending`.
+      httpStatus: done && refund.status !== 'pending' ? (201 as const) : (202 as const),
+      refund: {
+        id: refund.id,
+        object: 'refund',
+        payment: paymentId,
+        amount: refund.amount,
+        currency: state.currency,
+        status: refund.status,
+        failure_reason: refund.failureReason ?? null,
+        created: refund.createdAt,
+      },
     };
   }
 
-  async review(paymentId: string, decision: 'approve' | 'reject', actor: string): Promise<PaymentView> {
+  async review(paymentId: string, decision: 'approve' | 'reject', actor: string): Promise<ActionResult> {
     const handle = this.client.workflow.getHandle<typeof paymentWorkflow>(paymentId);
     if (!(await this.exists(handle))) throw notFound(paymentId);
     const audit: Omit<AuditEntry, 'outcome'> = { actor, action: 'review.decision', paymentId, details: { decision } };
-    return paymentView(await this.audited(audit, () => this.act(handle, () => handle.executeUpdate(reviewUpdate, { args: [{ decision, actor }] }))));
+    return this.audited(audit, () => this.act(handle, reviewUpdate, { decision, actor }));
   }
 
   /** Sensitive actions are written to the audit trail with their outcome, refused ones included (DESIGN.md §3, invariant 7). */
@@ -269,10 +274,23 @@ export class PaymentService {
     return state;
   }
 
-  /** Runs an update; a refused transition becomes a 409 with the workflow's reason, and changes nothing. */
-  private async act(handle: WorkflowHandle<typeof paymentWorkflow>, update: () => Promise<PaymentState>): Promise<PaymentState> {
+  /**
+   * Runs an update and answers within `authorizationWaitMs` whatever the acquirer does: done
+   * (the payment after the action), or accepted and still under way (the payment as it is now;
+   * the workflow acts on it). A refused transition becomes a 409 with the workflow's reason and
+   * changes nothing.
+   */
+  private async act<Arg>(
+    handle: WorkflowHandle<typeof paymentWorkflow>,
+    update: UpdateDefinition<PaymentState, [Arg]>,
+    arg: Arg,
+  ): Promise<{ state: PaymentState; done: boolean }> {
+    const started = Date.now();
     try {
-      return await update();
+      const accepted = await handle.startUpdate(update, { args: [arg] as [Arg], waitForStage: WorkflowUpdateStage.ACCEPTED });
+      const state = await withinMs(accepted.result(), Math.max(0, this.options.authorizationWaitMs - (Date.now() - started)));
+      if (state) return { state, done: true };
+      return { state: await this.state(handle), done: false };
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
         throw new ApiError(409, 'conflict_error', err.cause.type ?? 'invalid_transition', err.cause.message);
@@ -285,6 +303,12 @@ export class PaymentService {
       throw err;
     }
   }
+}
+
+/** What an action (capture, cancel, review) answers: 200 when it is done, 202 when accepted and under way. */
+export interface ActionResult {
+  state: PaymentState;
+  done: boolean;
 }
 
 /** Payment ids are derived from the merchant and the idempotency key: the same request finds the same workflow. */

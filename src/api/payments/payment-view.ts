@@ -35,6 +35,7 @@ export function paymentView(state: PaymentState) {
       failure_reason: r.failureReason ?? null,
       created: r.createdAt,
     })),
+    awaiting_acquirer: state.awaitingAcquirer ?? null,
     capture_before: state.captureBefore ?? null,
     settled_at: state.settledAt ?? null,
     refundable_until: state.refundableUntil ?? null,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PAYMENT_STATUSES } from '../../workflows/payment/state';
+import { PAYMENT_STATUSES } from '../../workflows/payment/lifecycle';
 
 /**
  * Request schemas of the payments API: they validate at the edge and (issue 5) generate the

@@ -1,6 +1,7 @@
 import { Router, type Response } from 'express';
 import { principalOf, requireScope } from '../auth/middleware';
-import type { PaymentService } from '../payments/payment-service';
+import type { ActionResult, PaymentService } from '../payments/payment-service';
+import { paymentView } from '../payments/payment-view';
 import {
   cancelBody,
   captureBody,
@@ -16,6 +17,11 @@ import { parseInput } from '../validation';
 /** The merchant is the subject of the bearer token (authenticated before these routes run). */
 function merchantOf(res: Response): string {
   return principalOf(res).subject;
+}
+
+/** 200 with the payment once the action is done; 202 with the payment as it is while the action is under way. */
+function answer(res: Response, result: ActionResult): void {
+  res.status(result.done ? 200 : 202).json(paymentView(result.state));
 }
 
 export function paymentRoutes(payments: PaymentService): Router {
@@ -45,14 +51,14 @@ export function paymentRoutes(payments: PaymentService): Router {
     const merchantId = merchantOf(res);
     const id = parseInput(paymentIdParam, req.params.id, 'path', 'id');
     const body = parseInput(captureBody, req.body ?? {}, 'body');
-    res.json(await payments.capture(merchantId, id, body.amount));
+    answer(res, await payments.capture(merchantId, id, body.amount));
   });
 
   router.post('/v1/payments/:id/cancel', write, async (req, res) => {
     const merchantId = merchantOf(res);
     const id = parseInput(paymentIdParam, req.params.id, 'path', 'id');
     const body = parseInput(cancelBody, req.body ?? {}, 'body');
-    res.json(await payments.cancel(merchantId, id, body.reason));
+    answer(res, await payments.cancel(merchantId, id, body.reason));
   });
 
   router.post('/v1/payments/:id/refunds', requireScope('refunds:write'), async (req, res) => {
@@ -61,15 +67,15 @@ export function paymentRoutes(payments: PaymentService): Router {
     const body = parseInput(refundBody, req.body ?? {}, 'body');
     const key = req.get('idempotency-key');
     const idempotencyKey = key === undefined ? undefined : parseInput(idempotencyKeyHeader, key, 'header', 'Idempotency-Key');
-    const refund = await payments.refund(merchantId, id, { ...body, ...(idempotencyKey ? { idempotencyKey } : {}) });
-    res.status(201).json(refund);
+    const { httpStatus, refund } = await payments.refund(merchantId, id, { ...body, ...(idempotencyKey ? { idempotencyKey } : {}) });
+    res.status(httpStatus).json(refund);
   });
 
   // Operations only: the token's subject is the operator, recorded on the payment and in the audit log.
   router.post('/v1/payments/:id/review', requireScope('ops'), async (req, res) => {
     const id = parseInput(paymentIdParam, req.params.id, 'path', 'id');
     const body = parseInput(reviewBody, req.body, 'body');
-    res.json(await payments.review(id, body.decision, `operator:${principalOf(res).subject}`));
+    answer(res, await payments.review(id, body.decision, `operator:${principalOf(res).subject}`));
   });
 
   return router;

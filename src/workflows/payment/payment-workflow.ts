@@ -1,23 +1,5 @@
-import {
-  ActivityFailure,
-  ApplicationFailure,
-  CancellationScope,
-  allHandlersFinished,
-  condition,
-  isCancellation,
-  proxyActivities,
-  proxySinks,
-  setHandler,
-  sleep,
-  upsertSearchAttributes,
-} from '@temporalio/workflow';
-import type { RetryPolicy } from '@temporalio/common';
-import type { AcquirerActivities } from '../../activities/acquirer';
-import type { FraudActivities } from '../../activities/fraud';
-import type { VaultActivities } from '../../activities/vault';
-import type { MetricsSinks } from '../../observability/metrics';
-import { SA } from '../../temporal/search-attribute-keys';
-import { TASK_QUEUES } from '../../temporal/task-queues';
+import { ApplicationFailure, CancellationScope, CancelledFailure, allHandlersFinished, condition, setHandler } from '@temporalio/workflow';
+import { createPaymentContext, type PaymentContext } from './context';
 import {
   authorizationDecidedUpdate,
   cancelUpdate,
@@ -25,390 +7,320 @@ import {
   paymentStateQuery,
   refundUpdate,
   reviewUpdate,
+  type RefundRequest,
   type ReviewDecision,
 } from './definitions';
+import { cancelRefusal, captureRefusal, isFinal, refundRefusal, reviewRefusal, type LifecycleProgress, type Refusal } from './lifecycle';
 import { nextSettlementCutoff } from './settlement-cutoff';
-import type { PaymentInput, PaymentState, PaymentStatus } from './state';
-
-/** Transient failures are retried with backoff; anything the activity marks non-retryable is final. */
-const transientRetry: RetryPolicy = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 8 };
-
-// Start-to-close timeouts are a little above the acquirer client's 10 s HTTP timeout: a call
-// whose worker died is retried after this long, so it must be short (DESIGN.md §6, crash test).
-const vault = proxyActivities<Pick<VaultActivities, 'tokenize' | 'authorize'>>({
-  taskQueue: TASK_QUEUES.vault,
-  startToCloseTimeout: '15s',
-  retry: transientRetry,
-});
-/** Purging a CVV is retried until it succeeds (DESIGN.md §4); the TTL sweeper is the backstop. */
-const cvv = proxyActivities<Pick<VaultActivities, 'purgeCvv'>>({
-  taskQueue: TASK_QUEUES.vault,
-  startToCloseTimeout: '10s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
-});
-const fraud = proxyActivities<Pick<FraudActivities, 'checkFraud'>>({
-  taskQueue: TASK_QUEUES.fraud,
-  startToCloseTimeout: '10s',
-  retry: { ...transientRetry, maximumAttempts: 5 },
-});
-const acquirer = proxyActivities<Omit<AcquirerActivities, 'ping'>>({
-  taskQueue: TASK_QUEUES.acquirer,
-  startToCloseTimeout: '15s',
-  retry: transientRetry,
-});
+import * as step from './steps';
+import type { PaymentInput, PaymentState } from './state';
 
 /**
- * One payment, from the sealed card to the end of its refund window (DESIGN.md §4):
- * tokenize → fraud check (→ review) → authorize → purge CVV → capture (automatic, or on request
- * before the authorization expires) → settle at the cutoff → refunds until the window closes.
- * Compensation: void if capture fails for good, refund if settlement fails for good, and both when
- * the workflow is cancelled. The workflow only decides; every effect is an activity.
+ * One payment, from the sealed card to the end of its refund window (DESIGN.md §4, §4a):
+ *
+ *   tokenize → fraud check (→ review) → authorize → purge CVV → capture (automatic, or on request
+ *   before the authorization expires) → settle at the cutoff → refunds until the window closes.
+ *
+ * Compensations: void when a capture is refused or a cancel is honoured after authorization;
+ * refund when settlement is refused or the workflow is cancelled after capture.
+ *
+ * Every money call ends with a known outcome before the payment moves on (./known-outcome.ts).
+ * Requests (capture, cancel, review, refund) are checked by the lifecycle (./lifecycle.ts) in the
+ * update validators and recorded by the handlers; this main flow acts on them at the points where
+ * the lifecycle says it can, one money call at a time. Cancelling the workflow (the Web UI's
+ * "Request Cancellation") is one more request: the call in flight reaches its known outcome, then
+ * compensation acts on it.
  */
-/**
- * Compensations (void, reversal refund) are retried until they succeed, like the CVV purge: giving
- * up would leave the cardholder's funds held (or taken) and fail the workflow mid-state.
- */
-const compensation = proxyActivities<Pick<AcquirerActivities, 'voidAuthorization' | 'refundPayment'>>({
-  taskQueue: TASK_QUEUES.acquirer,
-  startToCloseTimeout: '15s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
-});
-
-const { metrics } = proxySinks<MetricsSinks>();
-
 export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState> {
-  const { paymentId, merchantId, policy } = input;
-  const now = () => new Date(Date.now()).toISOString();
-  const state: PaymentState = {
-    id: paymentId,
-    merchantId,
-    status: 'processing',
-    amount: input.amount,
-    currency: input.currency,
-    captureMethod: input.captureMethod,
-    ...(input.description !== undefined ? { description: input.description } : {}),
-    metadata: input.metadata ?? {},
-    amountCapturable: 0,
-    amountCaptured: 0,
-    amountRefunded: 0,
-    card: { ...input.cardSummary },
-    refunds: [],
-    createdAt: now(),
-    requestHash: input.requestHash,
-    timeline: [],
-  };
-  const refs: { token?: string; bin?: string; authorization?: string; capture?: string } = {};
-  let cvvPurged = false;
-  let captureRequest: { amount: number } | undefined;
-  let cancelRequested: string | undefined;
-  let reviewDecision: ReviewDecision | undefined;
-  let refundWindowClosed = false;
+  const ctx = createPaymentContext(input);
+  const { state } = ctx;
+  const requests: {
+    capture?: { amount: number };
+    cancel?: { reason: string };
+    review?: ReviewDecision;
+    refund?: RefundRequest & { amount: number };
+    /** The Web UI's Request Cancellation (or any workflow cancel). */
+    workflowCancel?: true;
+  } = {};
+  const progress = { captureStarted: false, refundWindowClosed: false, closing: false };
+  const cvvPurged = { done: false };
 
-  const record = (event: string, detail?: string) => state.timeline.push({ at: now(), event, ...(detail ? { detail } : {}) });
-  const setStatus = (status: PaymentStatus, detail?: string) => {
-    const changed = state.status !== status;
-    state.status = status;
-    record(`payment.${status}`, detail);
-    upsertSearchAttributes([{ key: SA.status, value: status }]);
-    // Leaves the sandbox through a sink: no history event, not called again on replay.
-    if (changed && FINAL_OR_DONE.includes(status)) metrics.paymentFinished(status);
-  };
-  const decided = () => state.status !== 'processing';
+  CancellationScope.current().cancelRequested.catch(() => {
+    requests.workflowCancel = true;
+    ctx.record('workflow.cancel_requested');
+  });
 
-  // ---- the interface: one query, and updates whose validators refuse illegal transitions -----
+  const lifecycle = (): LifecycleProgress => ({
+    status: state.status,
+    amountCapturable: state.amountCapturable,
+    amountCaptured: state.amountCaptured,
+    amountRefunded: state.amountRefunded,
+    captureStarted: progress.captureStarted,
+    captureRequested: requests.capture !== undefined,
+    cancelRequested: requests.cancel !== undefined,
+    reviewDecided: requests.review !== undefined,
+    refundPending: state.refunds.some((r) => r.status === 'pending'),
+    refundWindowClosed: progress.refundWindowClosed,
+    closing: progress.closing,
+  });
+  const refuseIf = (refusal: Refusal | undefined) => {
+    if (refusal) throw ApplicationFailure.create({ type: refusal.code, message: refusal.message, nonRetryable: true });
+  };
+  /** Handlers wait for the main flow to act, but never past the workflow's end: none can keep it open. */
+  const until = (done: () => boolean) => condition(() => done() || progress.closing);
+  const cancelWanted = () => requests.cancel !== undefined || requests.workflowCancel === true;
+
+  // ---- the interface: one query, and updates the lifecycle validates -------------------------------
   setHandler(paymentStateQuery, () => state);
   setHandler(authorizationDecidedUpdate, async () => {
-    await condition(decided);
+    await until(() => state.status !== 'processing');
     return state;
   });
-  // Handlers record the request and wait; the main flow acts on it. Validators refuse illegal
-  // transitions before anything is written to history, so a refused update changes nothing.
   setHandler(
     captureUpdate,
     async ({ amount }) => {
-      captureRequest = { amount: amount ?? state.amountCapturable };
-      await condition(() => state.status !== 'requires_capture');
+      requests.capture = { amount: amount ?? state.amountCapturable };
+      ctx.record('capture.requested', String(requests.capture.amount));
+      await until(() => state.status !== 'requires_capture');
       return state;
     },
-    {
-      validator: ({ amount }) => {
-        if (state.status !== 'requires_capture' || captureRequest || cancelRequested) {
-          throw conflict('payment_not_capturable', `A payment in status ${state.status} cannot be captured`);
-        }
-        if (amount !== undefined && (!Number.isInteger(amount) || amount <= 0 || amount > state.amountCapturable)) {
-          throw conflict('amount_exceeds_capturable', `The capture amount must be between 1 and ${state.amountCapturable}`);
-        }
-      },
-    },
+    { validator: ({ amount }) => refuseIf(captureRefusal(lifecycle(), amount)) },
   );
   setHandler(
     cancelUpdate,
     async ({ reason }) => {
-      cancelRequested = reason ?? 'requested_by_merchant';
-      await condition(() => state.status === 'canceled' || state.status === 'failed');
+      requests.cancel = { reason: reason ?? 'requested_by_merchant' };
+      ctx.record('cancel.requested', requests.cancel.reason);
+      await until(() => isFinal(state.status));
       return state;
     },
-    {
-      validator: (_request) => {
-        if (!['processing', 'requires_review', 'requires_capture'].includes(state.status) || captureRequest || cancelRequested) {
-          throw conflict('payment_not_cancelable', `A payment in status ${state.status} cannot be canceled; refund it instead`);
-        }
-      },
-    },
+    { validator: (_request) => refuseIf(cancelRefusal(lifecycle())) },
   );
   setHandler(
     reviewUpdate,
     async (decision) => {
-      reviewDecision = decision;
-      await condition(() => state.status !== 'requires_review');
+      requests.review = decision;
+      await until(() => state.status !== 'requires_review');
       return state;
     },
-    {
-      validator: (_decision) => {
-        if (state.status !== 'requires_review' || reviewDecision) {
-          throw conflict('payment_not_in_review', `A payment in status ${state.status} is not waiting for a review`);
-        }
-      },
-    },
+    { validator: (_decision) => refuseIf(reviewRefusal(lifecycle())) },
   );
-  let refundInFlight = false;
   setHandler(
     refundUpdate,
-    async ({ refundId, amount, reason }) => {
-      const previous = state.refunds.find((r) => r.id === refundId);
-      if (previous) return state; // the same refund request again: already done
-      const refundAmount = amount ?? state.amountCaptured - state.amountRefunded;
-      refundInFlight = true;
-      try {
-        const { acquirerRef } = await acquirer.refundPayment({ paymentId, captureRef: refs.capture!, amount: refundAmount, refundId });
-        state.amountRefunded += refundAmount;
-        state.refunds.push({ id: refundId, amount: refundAmount, status: 'succeeded', acquirerRef, createdAt: now() });
-        record('refund.succeeded', `${refundAmount} ${state.currency}${reason ? ` (${reason})` : ''}`);
-        setStatus(state.amountRefunded === state.amountCaptured ? 'refunded' : 'partially_refunded');
-      } catch (err) {
-        state.refunds.push({ id: refundId, amount: refundAmount, status: 'failed', failureReason: failureCode(err), createdAt: now() });
-        record('refund.failed', failureCode(err));
-      } finally {
-        refundInFlight = false;
+    async (request) => {
+      // The same refund request again (same key): it is the same refund, never a second payout.
+      if (!state.refunds.some((r) => r.id === request.refundId)) {
+        const amount = request.amount ?? state.amountCaptured - state.amountRefunded;
+        requests.refund = { ...request, amount };
+        state.refunds.push({ id: request.refundId, amount, status: 'pending', createdAt: ctx.now() });
+        ctx.record('refund.requested', `${amount} ${state.currency}${request.reason ? ` (${request.reason})` : ''}`);
       }
+      await until(() => state.refunds.find((r) => r.id === request.refundId)!.status !== 'pending');
       return state;
     },
     {
-      validator: ({ amount, refundId }) => {
+      validator: ({ refundId, amount }) => {
         if (state.refunds.some((r) => r.id === refundId)) return;
-        if (!['captured', 'settled', 'partially_refunded'].includes(state.status) || !refs.capture) {
-          throw conflict('payment_not_refundable', `A payment in status ${state.status} cannot be refunded`);
-        }
-        if (refundWindowClosed) throw conflict('refund_window_closed', `The refund window closed at ${state.refundableUntil}`);
-        if (refundInFlight) throw conflict('refund_in_progress', 'Another refund of this payment is in progress; retry shortly');
-        const remaining = state.amountCaptured - state.amountRefunded;
-        if (amount !== undefined && (!Number.isInteger(amount) || amount <= 0 || amount > remaining)) {
-          throw conflict('amount_exceeds_refundable', `The refund amount must be between 1 and ${remaining}`);
-        }
+        refuseIf(refundRefusal(lifecycle(), amount));
       },
     },
   );
 
-  const purgeCvv = async () => {
-    if (cvvPurged) return;
-    // Runs even if the workflow is being cancelled: a CVV must never outlive its authorization.
-    await CancellationScope.nonCancellable(() => cvv.purgeCvv({ cvvRef: input.cvvRef, merchantId, paymentId }));
-    cvvPurged = true;
-    record('cvv.purged');
-  };
-  const fail = async (code: string, message: string) => {
-    state.failure = { code, message };
-    setStatus('failed', code);
-    await purgeCvv();
-    return finish();
-  };
   const finish = async () => {
+    progress.closing = true;
     await condition(allHandlersFinished);
     return state;
   };
+  const fail = async (code: string, message: string) => {
+    state.failure = { code, message };
+    ctx.setStatus('failed', code);
+    await step.purgeCvv(ctx, cvvPurged);
+  };
+  const cancelReason = () => requests.cancel?.reason ?? 'workflow_canceled';
 
-  record('payment.created', `${input.amount} ${input.currency}, capture ${input.captureMethod}`);
-  try {
-    // ---- tokenize -------------------------------------------------------------------------------
-    try {
-      const card = await vault.tokenize({ intakeRef: input.intakeRef, merchantId, paymentId });
-      refs.token = card.token;
-      refs.bin = card.bin;
-      state.card = {
-        brand: card.brand,
-        last4: card.last4,
-        expMonth: card.expMonth,
-        expYear: card.expYear,
-        fingerprint: card.fingerprint,
-        ...(card.issuingCountry ? { issuingCountry: card.issuingCountry } : {}),
-      };
-      record('card.tokenized');
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-      return await fail('tokenization_failed', failureMessage(err));
-    }
+  // The whole flow is shielded from cancellation: a cancel is a request it acts on (see above).
+  await CancellationScope.nonCancellable(async () => {
+    ctx.record('payment.created', `${input.amount} ${input.currency}, capture ${input.captureMethod}`);
+    if (await beforeAuthorization()) return;
+    if (await authorization()) return;
+    if (await captureStep()) return;
+    await afterCapture();
+  });
+  await finish();
+  if (requests.workflowCancel) throw new CancelledFailure('The payment workflow was cancelled; see the payment timeline for what was undone');
+  return state;
 
-    // ---- fraud check (and review) --------------------------------------------------------------
-    let fraudDecision;
-    try {
-      fraudDecision = await fraud.checkFraud({
-        paymentId,
-        merchantId,
-        amount: input.amount,
-        currency: input.currency,
-        card: { fingerprint: state.card.fingerprint!, bin: refs.bin!, last4: state.card.last4, brand: state.card.brand, issuingCountry: state.card.issuingCountry },
-      });
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-      return await fail('fraud_check_failed', failureMessage(err));
-    }
-    state.fraud = { decision: fraudDecision.decision, reasons: fraudDecision.reasons };
-    record(`fraud.${fraudDecision.decision}`, fraudDecision.reasons.map((r) => r.rule).join(', ') || undefined);
-    if (fraudDecision.decision === 'review') {
-      setStatus('requires_review');
-      const decidedInTime = await condition(() => reviewDecision !== undefined || cancelRequested !== undefined, policy.reviewDeadlineMs);
-      if (cancelRequested) {
-        await purgeCvv();
-        setStatus('canceled', cancelRequested);
-        return await finish();
-      }
-      if (!decidedInTime || reviewDecision?.decision === 'reject') {
-        state.declineCode = decidedInTime ? 'fraud_review_rejected' : 'fraud_review_expired';
-        if (reviewDecision) state.fraud.reviewedBy = reviewDecision.actor;
-        await purgeCvv();
-        setStatus('declined', state.declineCode);
-        return await finish();
-      }
-      state.fraud.reviewedBy = reviewDecision!.actor;
-      setStatus('processing', `review approved by ${reviewDecision!.actor}`);
-    } else if (fraudDecision.decision === 'decline') {
-      state.declineCode = 'fraud_declined';
-      await purgeCvv();
-      setStatus('declined', 'fraud_declined');
-      return await finish();
-    }
+  /** Tokenize, fraud check and review. True when the payment ended there. */
+  async function beforeAuthorization(): Promise<boolean> {
+    const tokenized = await step.tokenize(ctx);
+    if (!tokenized.ok) return fail(tokenized.code, tokenized.message).then(() => true);
+    if (cancelWanted()) return cancelWithoutMoney();
 
-    // ---- authorize, then destroy the CVV whatever happened ---------------------------------------
-    let authorization;
-    try {
-      authorization = await vault.authorize({ token: refs.token!, cvvRef: input.cvvRef, amount: input.amount, currency: input.currency, merchantId, paymentId });
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-      return await fail('authorization_failed', failureMessage(err));
-    } finally {
-      await purgeCvv();
+    const checked = await step.checkFraud(ctx);
+    if (!checked.ok) return fail(checked.code, checked.message).then(() => true);
+    const { decision } = checked;
+    if (decision.decision === 'decline') return decline('fraud_declined');
+    if (decision.decision === 'review') {
+      ctx.setStatus('requires_review');
+      const deadline = Date.now() + input.policy.reviewDeadlineMs;
+      await step.retainCvvUntil(ctx, deadline);
+      const decidedInTime = await condition(() => requests.review !== undefined || cancelWanted(), input.policy.reviewDeadlineMs);
+      if (cancelWanted()) return cancelWithoutMoney();
+      if (requests.review) state.fraud!.reviewedBy = requests.review.actor;
+      if (!decidedInTime) return decline('fraud_review_expired');
+      if (requests.review!.decision === 'reject') return decline('fraud_review_rejected');
+      ctx.setStatus('processing', `review approved by ${requests.review!.actor}`);
     }
-    if (authorization.outcome === 'declined') {
-      state.declineCode = authorization.declineCode;
-      setStatus('declined', authorization.declineCode);
-      return await finish();
-    }
-    refs.authorization = authorization.acquirerRef;
+    if (cancelWanted()) return cancelWithoutMoney();
+    return false;
+  }
+
+  /** Authorize, then destroy the CVV whatever happened. True when the payment ended there. */
+  async function authorization(): Promise<boolean> {
+    const authorized = await step.authorize(ctx);
+    await step.purgeCvv(ctx, cvvPurged);
+    if (!authorized.ok) return fail(authorized.code, authorized.message).then(() => true);
+    const { result } = authorized;
+    if (result.outcome === 'declined') return decline(result.declineCode);
+    ctx.refs.authorization = result.acquirerRef;
     state.amountCapturable = input.amount;
-    record('payment.authorized', authorization.acquirerRef);
+    ctx.record('payment.authorized', result.acquirerRef);
+    // A cancel accepted while the authorization was in flight is honoured now, by a void.
+    if (cancelWanted()) return releaseAndEnd('canceled', cancelReason());
+    return false;
+  }
 
-    // ---- capture: automatic, or on request before the authorization expires ---------------------
+  /** Automatic capture, or wait for the merchant's until the authorization expires. True when the payment ended there. */
+  async function captureStep(): Promise<boolean> {
     if (input.captureMethod === 'manual') {
-      state.captureBefore = new Date(Date.now() + policy.authorizationExpiryMs).toISOString();
-      setStatus('requires_capture');
-      const requested = await condition(() => captureRequest !== undefined || cancelRequested !== undefined, policy.authorizationExpiryMs);
-      if (!requested || cancelRequested) {
-        await voidAuthorization();
-        state.amountCapturable = 0;
-        setStatus('canceled', requested ? cancelRequested : 'authorization_expired');
-        return await finish();
-      }
+      state.captureBefore = new Date(Date.now() + input.policy.authorizationExpiryMs).toISOString();
+      ctx.setStatus('requires_capture');
+      const requested = await condition(() => requests.capture !== undefined || cancelWanted(), input.policy.authorizationExpiryMs);
+      if (cancelWanted() || !requested) return releaseAndEnd('canceled', requested ? cancelReason() : 'authorization_expired');
     }
-    const captureAmount = captureRequest?.amount ?? input.amount;
-    try {
-      const { acquirerRef } = await acquirer.capturePayment({ paymentId, authorizationRef: refs.authorization, amount: captureAmount });
-      refs.capture = acquirerRef;
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-      // Compensation: a capture that failed for good releases the cardholder's funds.
-      await voidAuthorization();
-      state.amountCapturable = 0;
-      return await fail('capture_failed', failureMessage(err));
+    progress.captureStarted = true;
+    const amount = requests.capture?.amount ?? input.amount;
+    const captured = await step.capture(ctx, amount);
+    if (!captured.ok) {
+      await releaseAndEnd('failed', captured.code, captured.message);
+      return true;
     }
-    state.amountCaptured = captureAmount;
+    ctx.refs.capture = captured.result.acquirerRef;
+    state.amountCaptured = amount;
     state.amountCapturable = 0;
-    setStatus('captured', refs.capture);
+    ctx.setStatus('captured', ctx.refs.capture);
+    return false;
+  }
 
-    // ---- settle at the next cutoff --------------------------------------------------------------
-    const cutoff = nextSettlementCutoff(Date.now(), policy.settlementCutoffUtc);
-    await sleep(cutoff - Date.now());
-    try {
-      await acquirer.settlePayment({ paymentId, captureRef: refs.capture });
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-      // Compensation: money that cannot settle goes back to the cardholder.
-      await refundRemainder('settlement_failed');
-      state.failure = { code: 'settlement_failed', message: failureMessage(err) };
-      setStatus('reversed', 'settlement_failed');
-      return await finish();
-    }
-    state.settledAt = now();
-    if (state.status === 'captured') setStatus('settled');
-    else record('payment.settled');
-
-    // ---- refunds until the window closes --------------------------------------------------------
-    const refundableUntil = Date.parse(state.createdAt) + policy.refundWindowMs;
+  /** Refunds as they are requested, settlement at the cutoff, until the refund window closes. */
+  async function afterCapture(): Promise<void> {
+    const cutoff = nextSettlementCutoff(Date.now(), input.policy.settlementCutoffUtc);
+    const refundableUntil = Date.parse(state.createdAt) + input.policy.refundWindowMs;
     state.refundableUntil = new Date(refundableUntil).toISOString();
-    await sleep(Math.max(0, refundableUntil - Date.now()));
-    await condition(() => !refundInFlight);
-    refundWindowClosed = true;
-    record('refund_window.closed');
-    return await finish();
-  } catch (err) {
-    if (!isCancellation(err)) throw err;
-    // Cancelled (e.g. by an operator in the Web UI): undo what moved, then stop.
-    await CancellationScope.nonCancellable(async () => {
-      await purgeCvv();
-      if (refs.capture && !state.settledAt && state.amountRefunded < state.amountCaptured) {
-        await refundRemainder('workflow_canceled');
-        setStatus('reversed', 'workflow_canceled');
-      } else if (refs.authorization && !refs.capture) {
-        await voidAuthorization();
-        state.amountCapturable = 0;
-        setStatus('canceled', 'workflow_canceled');
-      } else if (!FINAL_OR_DONE.includes(state.status)) {
-        setStatus('canceled', 'workflow_canceled');
+    for (;;) {
+      const wakeAt = state.settledAt ? refundableUntil : cutoff;
+      await condition(() => requests.refund !== undefined || requests.workflowCancel === true, Math.max(1, wakeAt - Date.now()));
+      if (requests.refund) {
+        await merchantRefund(requests.refund);
+        delete requests.refund;
+        continue;
       }
-    });
-    throw err;
+      if (requests.workflowCancel) {
+        // Captured money not yet settled goes back; a settled payment just closes (refunds are the merchant's call).
+        if (!state.settledAt && state.amountRefunded < state.amountCaptured) await reverse('workflow_canceled');
+        return;
+      }
+      if (state.settledAt) break;
+      const settled = await step.settle(ctx);
+      if (!settled.ok) {
+        // Compensation: money that cannot settle goes back to the cardholder.
+        state.failure = { code: settled.code, message: settled.message };
+        await reverse('settlement_failed');
+        return;
+      }
+      state.settledAt = ctx.now();
+      if (state.status === 'captured') ctx.setStatus('settled');
+      else ctx.record('payment.settled');
+    }
+    progress.refundWindowClosed = true;
+    ctx.record('refund_window.closed');
   }
 
-  async function voidAuthorization() {
-    await CancellationScope.nonCancellable(() => compensation.voidAuthorization({ paymentId, authorizationRef: refs.authorization! }));
-    record('authorization.voided');
+  async function merchantRefund(request: RefundRequest & { amount: number }): Promise<void> {
+    const entry = state.refunds.find((r) => r.id === request.refundId)!;
+    const refunded = await step.refund(ctx, request.refundId, request.amount);
+    if (!refunded.ok) {
+      entry.status = 'failed';
+      entry.failureReason = refunded.code;
+      ctx.record('refund.failed', refunded.code);
+      return;
+    }
+    entry.status = 'succeeded';
+    entry.acquirerRef = refunded.result.acquirerRef;
+    state.amountRefunded += request.amount;
+    ctx.record('refund.succeeded', `${request.amount} ${state.currency}`);
+    ctx.setStatus(state.amountRefunded === state.amountCaptured ? 'refunded' : 'partially_refunded');
   }
 
-  async function refundRemainder(reason: string) {
+  /** Compensation after capture: refund what is left, from totals that are current (one money call at a time). */
+  async function reverse(reason: string): Promise<void> {
     const amount = state.amountCaptured - state.amountRefunded;
-    const { acquirerRef } = await CancellationScope.nonCancellable(() =>
-      compensation.refundPayment({ paymentId, captureRef: refs.capture!, amount, refundId: `reversal` }),
-    );
-    state.amountRefunded += amount;
-    state.refunds.push({ id: 'reversal', amount, status: 'succeeded', acquirerRef, createdAt: now() });
-    record('refund.succeeded', `${amount} ${state.currency} (${reason})`);
+    if (amount > 0) {
+      const refundId = 'reversal';
+      state.refunds.push({ id: refundId, amount, status: 'pending', createdAt: ctx.now() });
+      const entry = state.refunds[state.refunds.length - 1]!;
+      const refunded = await step.refund(ctx, refundId, amount);
+      if (!refunded.ok) {
+        // Refused for good (never on a guess): the money stays captured, and the payment says so.
+        entry.status = 'failed';
+        entry.failureReason = refunded.code;
+        state.failure ??= { code: refunded.code, message: refunded.message };
+        ctx.record('refund.failed', `${refunded.code} (${reason})`);
+        return;
+      }
+      entry.status = 'succeeded';
+      entry.acquirerRef = refunded.result.acquirerRef;
+      state.amountRefunded += amount;
+      ctx.record('refund.succeeded', `${amount} ${state.currency} (${reason})`);
+    }
+    ctx.setStatus('reversed', reason);
   }
 
+  /**
+   * Releases the authorization (void) and ends the payment with `status`. A void that finds the
+   * authorization captured after all (an answer lost earlier) refunds the capture instead.
+   */
+  async function releaseAndEnd(status: 'canceled' | 'failed', code: string, message?: string): Promise<true> {
+    const released = await step.voidAuthorization(ctx);
+    state.amountCapturable = 0;
+    if (!released.voided && released.alreadyCaptured) {
+      const captureRef = await step.knownCapture(ctx);
+      if (captureRef) {
+        ctx.refs.capture = captureRef;
+        state.amountCaptured = requests.capture?.amount ?? input.amount;
+        ctx.setStatus('captured', captureRef);
+        await reverse(code);
+        return true;
+      }
+    }
+    if (status === 'failed') await fail(code, message ?? code);
+    else ctx.setStatus('canceled', code);
+    return true;
+  }
+
+  /** Nothing was sent to the acquirer yet: nothing to undo. */
+  async function cancelWithoutMoney(): Promise<true> {
+    await step.purgeCvv(ctx, cvvPurged);
+    ctx.setStatus('canceled', cancelReason());
+    return true;
+  }
+
+  async function decline(code: string): Promise<true> {
+    state.declineCode = code;
+    await step.purgeCvv(ctx, cvvPurged);
+    ctx.setStatus('declined', code);
+    return true;
+  }
 }
 
-const FINAL_OR_DONE: readonly PaymentStatus[] = ['declined', 'canceled', 'failed', 'reversed', 'settled', 'refunded', 'partially_refunded'];
-
-function conflict(code: string, message: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: code, message, nonRetryable: true });
-}
-
-/** The reason a step failed for good, in words fit for the merchant (never card data: activities never carry any). */
-function failureMessage(err: unknown): string {
-  const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
-  return cause instanceof Error ? cause.message : String(cause);
-}
-
-function failureCode(err: unknown): string {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  return cause instanceof ApplicationFailure && cause.type ? cause.type : 'refund_failed';
-}
-
+export type { PaymentContext };

@@ -1,24 +1,14 @@
+import type { PaymentStatus } from './lifecycle';
+
 /**
  * What a payment is, as the workflow keeps it and the API shows it. Card fields are the vault's
- * public metadata only: never a PAN or a CVV (DESIGN.md §3, invariant 1).
+ * public metadata only: never a PAN or a CVV (DESIGN.md §3, invariant 1). The statuses and their
+ * transitions are in ./lifecycle.ts.
  */
-export const PAYMENT_STATUSES = [
-  'processing',
-  'requires_review',
-  'requires_capture',
-  'captured',
-  'settled',
-  'partially_refunded',
-  'refunded',
-  'declined',
-  'canceled',
-  'failed',
-  'reversed',
-] as const;
+export type { PaymentStatus };
 
-export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
-
-export const FINAL_STATUSES: readonly PaymentStatus[] = ['declined', 'canceled', 'failed', 'reversed'];
+/** The money calls of a payment, as the workflow names them. */
+export type AcquirerStep = 'authorize' | 'reverse' | 'capture' | 'void' | 'refund' | 'settle';
 
 export type CaptureMethod = 'automatic' | 'manual';
 
@@ -67,7 +57,8 @@ export interface TimelineEvent {
 export interface Refund {
   id: string;
   amount: number;
-  status: 'succeeded' | 'failed';
+  /** `pending` until the acquirer's answer is known: never assumed paid, never assumed not. */
+  status: 'pending' | 'succeeded' | 'failed';
   acquirerRef?: string;
   failureReason?: string;
   createdAt: string;
@@ -90,6 +81,11 @@ export interface PaymentState {
   declineCode?: string;
   failure?: { code: string; message: string };
   refunds: Refund[];
+  /**
+   * Set while a money call's outcome is unknown and the acquirer does not answer: the payment
+   * waits (it does not decide on a guess) and shows what it waits for (DESIGN.md §4a).
+   */
+  awaitingAcquirer?: { step: AcquirerStep; since: string };
   /** When an uncaptured authorization expires (manual capture). */
   captureBefore?: string;
   settledAt?: string;
