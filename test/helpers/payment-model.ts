@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import type { LedgerEntry } from '../../src/acquirer/sandbox/ledger';
 import { paymentIdFor } from '../../src/api/payments/payment-service';
 import { ALL_QUEUES, type TaskQueueName } from '../../src/temporal/task-queues';
-import { PAYMENT_STATUSES } from '../../src/workflows/payment/state';
+import { PAYMENT_STATUSES } from '../../src/workflows/payment/lifecycle';
 import type { GatewayStack } from './gateway-stack';
 import { auditLedger, isFinal, ledgerByPayment, type AuditedPayment, type Violation } from './ledger-audit';
 import { TEST_CARDS, TEST_CVCS } from './test-cards';
