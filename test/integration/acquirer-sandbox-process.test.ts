@@ -133,7 +133,7 @@ describe('the acquirer sandbox process: configuration and persistence', () => {
     const sandbox = await startAcquirerSandbox({ ACQUIRER_SANDBOX_FAULTS: '{"errorRate":1,"latencyMs":10}' });
     try {
       const faults = await (await fetch(`${sandbox.url}/_sandbox/faults`)).json();
-      expect(faults).toEqual({ latencyMs: 10, errorRate: 1, hangRate: 0, hangMs: 60_000 });
+      expect(faults).toMatchObject({ latencyMs: 10, errorRate: 1, hangRate: 0, hangMs: 60_000, lostAnswerRate: 0, lateAnswerRate: 0, injected: { error: 0 } });
       const response = await fetch(`${sandbox.url}/v1/captures/cap_x/settle`, { method: 'POST', headers: { 'Idempotency-Key': 'k' } });
       expect(response.status).toBe(503);
       expect(await sandbox.ledger()).toEqual([]);

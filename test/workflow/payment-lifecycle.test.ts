@@ -128,6 +128,27 @@ describe('payment lifecycle (time-skipping)', () => {
     });
   });
 
+  it('a review approved at 23 h still authorizes: the CVV is kept until the deadline, then destroyed by the purge', async () => {
+    await life.withWorkers(async () => {
+      const handle = await life.startPayment({ card: TEST_CARDS.fraudReview });
+      await handle.executeUpdate(authorizationDecidedUpdate);
+      // The vault kept the CVV past the intake TTL (30 min), up to the review deadline.
+      const [row] = await life.db.query<{ expires_at: number }>('SELECT expires_at FROM cvv_records ORDER BY expires_at DESC LIMIT 1');
+      expect(Number(row!.expires_at)).toBeGreaterThan(Date.now() + 23 * 60 * 60_000);
+      await life.env.sleep(23 * 60 * 60_000);
+      await handle.executeUpdate(reviewUpdate, { args: [{ decision: 'approve', actor: 'operator:bob' }] });
+      let state = (await handle.query(paymentStateQuery)) as PaymentState;
+      for (let i = 0; i < 100 && state.status === 'processing'; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        state = (await handle.query(paymentStateQuery)) as PaymentState;
+      }
+      expect(state.status).toBe('captured');
+      expect(movements(handle.workflowId)).toEqual(['authorization:approved', 'capture:succeeded']);
+      expect(await cvvRows()).toBe(0);
+      await handle.terminate('test done');
+    });
+  });
+
   it('capture failing for good voids the authorization (compensation)', async () => {
     await life.withWorkers(async () => {
       const handle = await life.startPayment({ card: TEST_CARDS.captureFails });

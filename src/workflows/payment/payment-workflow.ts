@@ -161,9 +161,9 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState
     const { decision } = checked;
     if (decision.decision === 'decline') return decline('fraud_declined');
     if (decision.decision === 'review') {
+      // The CVV must outlive its TTL until the deadline: secured before the payment shows as in review.
+      await step.retainCvvUntil(ctx, Date.now() + input.policy.reviewDeadlineMs);
       ctx.setStatus('requires_review');
-      const deadline = Date.now() + input.policy.reviewDeadlineMs;
-      await step.retainCvvUntil(ctx, deadline);
       const decidedInTime = await condition(() => requests.review !== undefined || cancelWanted(), input.policy.reviewDeadlineMs);
       if (cancelWanted()) return cancelWithoutMoney();
       if (requests.review) state.fraud!.reviewedBy = requests.review.actor;
