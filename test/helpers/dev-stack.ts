@@ -26,6 +26,12 @@ export interface DevStack {
    */
   metricsPorts: Map<TaskQueueName, number>;
   startWorker(queue: TaskQueueName): Promise<RunningProcess>;
+  /**
+   * Stops the Temporal dev server (SIGTERM) and starts it again on the same ports and database
+   * file; `server` is the new one. Only with `persistent: true`: an in-memory server would come
+   * back empty. Workers, the API and `client` reconnect by themselves.
+   */
+  restartServer(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -39,17 +45,21 @@ export async function startDevStack(
     extraEnv?: NodeJS.ProcessEnv;
     /** Give each worker its own free METRICS_PORT and TEMPORAL_METRICS_PORT (see `metricsPorts`). Default false. */
     metrics?: boolean;
+    /** Keep the server's state in a SQLite file in `dataDir`, so `restartServer()` finds every workflow again. Default false (in memory). */
+    persistent?: boolean;
   } = {},
 ): Promise<DevStack> {
-  const server = await startDevServer({
+  // The stack's own data directory and master key: the test's client encrypts payloads with the
+  // same key as the worker processes, as the API does.
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dev-stack-'));
+  const serverOptions = {
     binary: await temporalCliPath(),
     port: await freePort(),
     uiPort: await freePort(),
     namespace: 'default',
-  });
-  // The stack's own data directory and master key: the test's client encrypts payloads with the
-  // same key as the worker processes, as the API does.
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dev-stack-'));
+    ...(options.persistent ? { dbFile: path.join(dataDir, 'temporal.db') } : {}),
+  };
+  let server = await startDevServer(serverOptions);
   const keys = new CachingKeyProvider(LocalKeyProvider.open(path.join(dataDir, 'keys', 'master-key.json')));
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection, dataConverter: gatewayDataConverter(keys) });
@@ -93,7 +103,9 @@ export async function startDevStack(
   await Promise.all((options.queues ?? ALL_QUEUES).map(startWorker));
 
   return {
-    server,
+    get server() {
+      return server;
+    },
     client,
     keys,
     dataDir,
@@ -101,6 +113,11 @@ export async function startDevStack(
     workers,
     metricsPorts,
     startWorker,
+    async restartServer() {
+      if (!options.persistent) throw new Error('restartServer() needs startDevStack({ persistent: true }): an in-memory server would lose every workflow');
+      await server.stop();
+      server = await startDevServer(serverOptions);
+    },
     async stop() {
       await Promise.all([...workers.values()].map((w) => w.stop()));
       await connection.close();

@@ -35,6 +35,8 @@ export async function startGatewayStack(
     sandboxEnv?: NodeJS.ProcessEnv;
     /** Each worker serves /metrics on its own port: `stack.metricsPorts` (see startDevStack). Default false. */
     metrics?: boolean;
+    /** The Temporal dev server on a database file, so `stack.restartServer()` keeps every payment. Default false. */
+    persistent?: boolean;
   } = {},
 ): Promise<GatewayStack> {
   const sandbox = await startAcquirerSandbox(options.sandboxEnv);
@@ -48,7 +50,7 @@ export async function startGatewayStack(
     RATE_LIMIT_PER_MINUTE: '1000000',
     ...options.env,
   };
-  const stack = await startDevStack({ extraEnv: env, metrics: options.metrics });
+  const stack = await startDevStack({ extraEnv: env, metrics: options.metrics, persistent: options.persistent });
   const port = await freePort();
   const api = startNodeProcess('api', 'api/server.js', { ...stack.env, PORT: String(port) });
   await api.waitForOutput(/API listening/);
