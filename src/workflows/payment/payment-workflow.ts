@@ -265,27 +265,32 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState
     ctx.setStatus(state.amountRefunded === state.amountCaptured ? 'refunded' : 'partially_refunded');
   }
 
-  /** Compensation after capture: refund what is left, from totals that are current (one money call at a time). */
+  /**
+   * Compensation after capture: refund what is left, from totals that are current (one money call
+   * at a time). A payment already refunded in full has nothing left to return and stays `refunded`.
+   */
   async function reverse(reason: string): Promise<void> {
     const amount = state.amountCaptured - state.amountRefunded;
-    if (amount > 0) {
-      const refundId = 'reversal';
-      state.refunds.push({ id: refundId, amount, status: 'pending', createdAt: ctx.now() });
-      const entry = state.refunds[state.refunds.length - 1]!;
-      const refunded = await step.refund(ctx, refundId, amount);
-      if (!refunded.ok) {
-        // Refused for good (never on a guess): the money stays captured, and the payment says so.
-        entry.status = 'failed';
-        entry.failureReason = refunded.code;
-        state.failure ??= { code: refunded.code, message: refunded.message };
-        ctx.record('refund.failed', `${refunded.code} (${reason})`);
-        return;
-      }
-      entry.status = 'succeeded';
-      entry.acquirerRef = refunded.result.acquirerRef;
-      state.amountRefunded += amount;
-      ctx.record('refund.succeeded', `${amount} ${state.currency} (${reason})`);
+    if (amount <= 0) {
+      ctx.record('payment.reversal_not_needed', `${reason}: refunded in full already`);
+      return;
     }
+    const refundId = 'reversal';
+    state.refunds.push({ id: refundId, amount, status: 'pending', createdAt: ctx.now() });
+    const entry = state.refunds[state.refunds.length - 1]!;
+    const refunded = await step.refund(ctx, refundId, amount);
+    if (!refunded.ok) {
+      // Refused for good (never on a guess): the money stays captured, and the payment says so.
+      entry.status = 'failed';
+      entry.failureReason = refunded.code;
+      state.failure ??= { code: refunded.code, message: refunded.message };
+      ctx.record('refund.failed', `${refunded.code} (${reason})`);
+      return;
+    }
+    entry.status = 'succeeded';
+    entry.acquirerRef = refunded.result.acquirerRef;
+    state.amountRefunded += amount;
+    ctx.record('refund.succeeded', `${amount} ${state.currency} (${reason})`);
     ctx.setStatus('reversed', reason);
   }
 
