@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import fc from 'fast-check';
 import type { LedgerEntry } from '../../src/acquirer/sandbox/ledger';
 import { paymentIdFor } from '../../src/api/payments/payment-service';
@@ -6,6 +7,7 @@ import { ALL_QUEUES, type TaskQueueName } from '../../src/temporal/task-queues';
 import { PAYMENT_STATUSES } from '../../src/workflows/payment/lifecycle';
 import type { GatewayStack } from './gateway-stack';
 import { auditLedger, isFinal, ledgerByPayment, type AuditedPayment, type Violation } from './ledger-audit';
+import { ROOT } from './processes';
 import { TEST_CARDS, TEST_CVCS } from './test-cards';
 
 /**
@@ -970,7 +972,22 @@ async function waitForRest(models: PaymentModel[], r: PaymentReal): Promise<void
     if (pending.length === 0 || Date.now() > deadline) break;
     await sleep(2_000);
   }
-  for (const m of pending) r.tally.violate({ rule: 'not_at_rest', payment: m.id, detail: `${restless.get(m)}; ${m.trail.join(' > ')}` });
+  for (const m of pending) {
+    r.tally.violate({ rule: 'not_at_rest', payment: m.id, detail: `${restless.get(m)}; ${m.trail.join(' > ')}` });
+    await keepHistory(r, m.id);
+  }
+}
+
+/** The history of a payment that did not come to rest, for diagnosis (payloads stay encrypted; events show the path). */
+async function keepHistory(r: PaymentReal, id: string): Promise<void> {
+  try {
+    const history = await r.gateway.stack.client.workflow.getHandle(id).fetchHistory();
+    const dir = path.join(ROOT, 'test-output', 'histories');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, `${id}.json`), JSON.stringify(history, null, 1));
+  } catch {
+    // best effort: the violation is reported either way
+  }
 }
 
 /**

@@ -23,7 +23,7 @@ import {
   reviewUpdate,
 } from '../../workflows/payment/definitions';
 import type { paymentWorkflow } from '../../workflows/payment/payment-workflow';
-import { REFUNDABLE_STATUSES, type PaymentStatus } from '../../workflows/payment/lifecycle';
+import { REFUNDABLE_STATUSES, isFinal, type PaymentStatus } from '../../workflows/payment/lifecycle';
 import type { PaymentPolicy, PaymentState } from '../../workflows/payment/state';
 import { ApiError } from '../errors';
 import { paymentView, type PaymentView } from './payment-view';
@@ -180,13 +180,13 @@ export class PaymentService {
   async capture(merchantId: string, paymentId: string, amount?: number): Promise<ActionResult> {
     const handle = await this.owned(merchantId, paymentId);
     const audit: Omit<AuditEntry, 'outcome'> = { actor: `merchant:${merchantId}`, action: 'payment.capture', merchantId, paymentId, details: amount !== undefined ? { amount } : {} };
-    return this.audited(audit, () => this.act(handle, captureUpdate, { ...(amount !== undefined ? { amount } : {}) }));
+    return this.audited(audit, () => this.act(handle, captureUpdate, { ...(amount !== undefined ? { amount } : {}) }, (state) => state.status !== 'requires_capture'));
   }
 
   async cancel(merchantId: string, paymentId: string, reason?: string): Promise<ActionResult> {
     const handle = await this.owned(merchantId, paymentId);
     const audit: Omit<AuditEntry, 'outcome'> = { actor: `merchant:${merchantId}`, action: 'payment.cancel', merchantId, paymentId };
-    return this.audited(audit, () => this.act(handle, cancelUpdate, { ...(reason ? { reason } : {}) }));
+    return this.audited(audit, () => this.act(handle, cancelUpdate, { ...(reason ? { reason } : {}) }, (state) => isFinal(state.status)));
   }
 
   async refund(merchantId: string, paymentId: string, request: { amount?: number; reason?: string; idempotencyKey?: string }) {
@@ -207,6 +207,7 @@ export class PaymentService {
           handle,
           refundUpdate,
           { refundId, ...(request.amount !== undefined ? { amount: request.amount } : {}), ...(request.reason ? { reason: request.reason } : {}) },
+          (state) => state.refunds.some((r) => r.id === refundId && r.status !== 'pending'),
           `refund-${refundId}`,
         ),
       );
@@ -237,7 +238,7 @@ export class PaymentService {
     const handle = this.client.workflow.getHandle<typeof paymentWorkflow>(paymentId);
     if (!(await this.exists(handle))) throw notFound(paymentId);
     const audit: Omit<AuditEntry, 'outcome'> = { actor, action: 'review.decision', paymentId, details: { decision } };
-    return this.audited(audit, () => this.act(handle, reviewUpdate, { decision, actor }));
+    return this.audited(audit, () => this.act(handle, reviewUpdate, { decision, actor }, (state) => state.status !== 'requires_review'));
   }
 
   /** Sensitive actions are written to the audit trail with their outcome, refused ones included (DESIGN.md §3, invariant 7). */
@@ -308,6 +309,8 @@ export class PaymentService {
     handle: WorkflowHandle<typeof paymentWorkflow>,
     update: UpdateDefinition<PaymentState, [Arg]>,
     arg: Arg,
+    /** Whether the payment shows the action's outcome (the update may also end early, e.g. when the workflow is cancelled). */
+    isDone: (state: PaymentState) => boolean,
     /** For a refund: its id, so the same refund asked twice is one update. Capture, cancel and review are validated anew each time. */
     updateId?: string,
   ): Promise<{ state: PaymentState; done: boolean }> {
@@ -321,7 +324,7 @@ export class PaymentService {
       // Admitted, not yet taken by the workflow (its worker is down): it may still be acted on; a retry is validated anew.
       if (!accepted) throw new ApiError(503, 'api_error', 'payments_unavailable', 'The payment did not take the request in time; retry the same request shortly');
       const state = await withinMs(accepted.result(), left());
-      if (state) return { state, done: true };
+      if (state) return { state, done: isDone(state) };
       return { state: await this.state(handle, ACCEPTED_READ_BOUND_MS), done: false };
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {

@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancellationScope, CancelledFailure, allHandlersFinished, condition, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, CancelledFailure, allHandlersFinished, condition, isCancellation, setHandler } from '@temporalio/workflow';
 import { createPaymentContext, type PaymentContext } from './context';
 import {
   authorizationDecidedUpdate,
@@ -68,9 +68,16 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState
   };
   /**
    * Handlers wait for the main flow to act, but never past the workflow's end: none can keep it
-   * open. A workflow cancel does not fail them either: it is one more request the flow acts on.
+   * open. A workflow cancel (one more request the flow acts on) ends the wait instead of failing
+   * the update: the caller gets the payment as it is, and reads its outcome afterwards.
    */
-  const until = (done: () => boolean) => CancellationScope.nonCancellable(() => condition(() => done() || progress.closing));
+  const until = async (done: () => boolean) => {
+    try {
+      await condition(() => done() || progress.closing);
+    } catch (err) {
+      if (!isCancellation(err)) throw err;
+    }
+  };
   const cancelWanted = () => requests.cancel !== undefined || requests.workflowCancel === true;
 
   // ---- the interface: one query, and updates the lifecycle validates -------------------------------
@@ -168,9 +175,10 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState
       await step.retainCvvUntil(ctx, Date.now() + input.policy.reviewDeadlineMs);
       ctx.setStatus('requires_review');
       const decidedInTime = await condition(() => requests.review !== undefined || cancelWanted(), input.policy.reviewDeadlineMs);
+      // Time first (see afterCapture): a request in the same activation as the deadline does not change the path.
+      if (!decidedInTime) return decline('fraud_review_expired');
       if (cancelWanted()) return cancelWithoutMoney();
       if (requests.review) state.fraud!.reviewedBy = requests.review.actor;
-      if (!decidedInTime) return decline('fraud_review_expired');
       if (requests.review!.decision === 'reject') return decline('fraud_review_rejected');
       ctx.setStatus('processing', `review approved by ${requests.review!.actor}`);
     }
@@ -222,15 +230,19 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState
     state.refundableUntil = new Date(refundableUntil).toISOString();
     for (;;) {
       const wakeAt = state.settledAt ? refundableUntil : cutoff;
-      await condition(() => requests.refund !== undefined || requests.workflowCancel === true, Math.max(1, wakeAt - Date.now()));
-      if (requests.refund) {
+      const woken = await condition(() => requests.refund !== undefined || requests.workflowCancel === true, Math.max(1, wakeAt - Date.now()));
+      // Time first: when the timer fires, its step runs even if a request was accepted in the same
+      // activation. On replay the SDK may deliver that request together with the timer although
+      // it came after it: deciding by the condition's own answer keeps the path the same.
+      if (woken && requests.refund) {
         await merchantRefund(requests.refund);
         delete requests.refund;
         continue;
       }
-      if (requests.workflowCancel) {
+      if (woken && requests.workflowCancel) {
         // Captured money not yet settled goes back; a settled payment just closes (refunds are the merchant's call).
         if (!state.settledAt && state.amountRefunded < state.amountCaptured) await reverse('workflow_canceled');
+        if (requests.refund) refuseQueuedRefund(requests.refund.refundId, 'payment_canceled');
         return;
       }
       if (state.settledAt) break;
@@ -239,6 +251,8 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState
         // Compensation: money that cannot settle goes back to the cardholder.
         state.failure = { code: settled.code, message: settled.message };
         await reverse('settlement_failed');
+        // What the reversal returned covers a refund that was still waiting its turn.
+        if (requests.refund) refuseQueuedRefund(requests.refund.refundId, 'payment_reversed');
         return;
       }
       state.settledAt = ctx.now();
@@ -247,6 +261,16 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState
     }
     progress.refundWindowClosed = true;
     ctx.record('refund_window.closed');
+    // A refund accepted as the window closed was never sent: it is refused, not left pending.
+    if (requests.refund) refuseQueuedRefund(requests.refund.refundId, 'refund_window_closed');
+  }
+
+  function refuseQueuedRefund(refundId: string, code: string): void {
+    const entry = state.refunds.find((r) => r.id === refundId && r.status === 'pending');
+    if (!entry) return;
+    entry.status = 'failed';
+    entry.failureReason = code;
+    ctx.record('refund.failed', code);
   }
 
   async function merchantRefund(request: RefundRequest & { amount: number }): Promise<void> {
