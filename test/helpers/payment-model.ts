@@ -117,8 +117,8 @@ export const faultsArb: fc.Arbitrary<SandboxFaults> = fc
 
 export const faultPhaseArb: fc.Arbitrary<FaultPhase> = fc.record({ durationMs: fc.integer({ min: 15_000, max: 45_000 }), faults: faultsArb });
 
-export const killArb = (gap: { min: number; max: number }): fc.Arbitrary<KillEvent> =>
-  fc.record({ gapMs: fc.integer(gap), queue: fc.constantFrom(...ALL_QUEUES), downMs: fc.integer({ min: 0, max: 3_000 }) });
+export const killArb = (gap: { min: number; max: number }, queues: readonly TaskQueueName[] = ALL_QUEUES): fc.Arbitrary<KillEvent> =>
+  fc.record({ gapMs: fc.integer(gap), queue: fc.constantFrom(...queues), downMs: fc.integer({ min: 0, max: 3_000 }) });
 
 const cardArb: fc.Arbitrary<CardName> = fc.oneof(
   { arbitrary: fc.constantFrom(...APPROVED_CARDS), weight: 10 },
@@ -157,11 +157,14 @@ export const paymentPlanArb: fc.Arbitrary<PaymentPlan> = fc
   })
   .chain((base) => fc.commands(commandArbs(base.card, base.captureMethod), { maxCommands: 6 }).map((commands) => ({ ...base, commands })));
 
-export function scenarioArb(payments: number, kills: { count: number; gapMs: { min: number; max: number } }): fc.Arbitrary<Scenario> {
+export function scenarioArb(
+  payments: number,
+  kills: { count: number; gapMs: { min: number; max: number }; queues?: readonly TaskQueueName[] },
+): fc.Arbitrary<Scenario> {
   return fc.record({
     plans: fc.array(paymentPlanArb, { minLength: payments, maxLength: payments }),
     faultPhases: fc.array(faultPhaseArb, { minLength: 1, maxLength: 4 }),
-    kills: fc.array(killArb(kills.gapMs), { minLength: kills.count, maxLength: kills.count }),
+    kills: fc.array(killArb(kills.gapMs, kills.queues), { minLength: kills.count, maxLength: kills.count }),
   });
 }
 
