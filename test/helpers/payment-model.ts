@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
+import type { EffectiveFaults, FaultableOperation } from '../../src/acquirer/sandbox/faults';
 import type { LedgerEntry } from '../../src/acquirer/sandbox/ledger';
 import { paymentIdFor } from '../../src/api/payments/payment-service';
 import { ALL_QUEUES, type TaskQueueName } from '../../src/temporal/task-queues';
@@ -40,17 +41,11 @@ const APPROVED_CARDS: readonly CardName[] = ['visa', 'mastercard', 'amex', 'disc
 const ACQUIRER_DECLINES: readonly CardName[] = ['declinedGeneric', 'declinedInsufficientFunds', 'declinedIncorrectCvc', 'declinedExpired'];
 
 /** The sandbox's fault knobs as the spec has them (DESIGN.md §4a); shares of the same calls, summing to at most 1. */
-export interface SandboxFaults {
-  errorRate: number;
-  hangRate: number;
-  hangMs: number;
-  lostAnswerRate: number;
-  lateAnswerRate: number;
-  lateAnswerMs: number;
+export type SandboxFaults = Omit<EffectiveFaults, 'latencyMs' | 'operations' | 'seed'> & {
   latencyMs?: number;
-  operations?: ('authorize' | 'capture' | 'void' | 'refund' | 'settle')[];
+  operations?: FaultableOperation[];
   seed: number;
-}
+};
 export const FAULT_MODES = ['error', 'hang', 'lose_answer', 'late_answer'] as const;
 export type FaultMode = (typeof FAULT_MODES)[number];
 
