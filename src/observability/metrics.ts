@@ -3,7 +3,7 @@ import type { InjectedSinks } from '@temporalio/worker';
 import type { Sinks } from '@temporalio/workflow';
 import type { FraudDecision } from '../fraud/rules';
 import { PAYMENT_STATUSES, type PaymentStatus } from '../workflows/payment/lifecycle';
-import type { AcquirerStep } from '../workflows/payment/state';
+import { ACQUIRER_STEPS, type AcquirerStep } from '../workflows/payment/state';
 
 /**
  * The gateway's own Prometheus metrics, one `Metrics` per process (the API and each worker serve
@@ -31,8 +31,6 @@ export type AcquirerOperation = (typeof ACQUIRER_OPERATIONS)[number];
 export const ACQUIRER_OUTCOMES = ['succeeded', 'declined', 'rejected', 'unavailable', 'error'] as const;
 export type AcquirerOutcome = (typeof ACQUIRER_OUTCOMES)[number];
 
-/** The money steps of a payment (the workflow's AcquirerStep). */
-export const ACQUIRER_STEPS = ['authorize', 'reverse', 'capture', 'void', 'refund', 'settle'] as const satisfies readonly AcquirerStep[];
 
 /**
  * How an unknown outcome became known (DESIGN.md §4a):

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ACQUIRER_STEPS } from '../../workflows/payment/state';
 import { PAYMENT_STATUSES } from '../payments/schemas';
 
 /**
@@ -71,7 +72,7 @@ export const payment = z
     refunds: z.array(refundSummary),
     awaiting_acquirer: z
       .strictObject({
-        step: z.enum(['authorize', 'reverse', 'capture', 'void', 'refund', 'settle']),
+        step: z.enum(ACQUIRER_STEPS),
         since: isoDateTime,
       })
       .nullable()

@@ -7,8 +7,9 @@ import type { PaymentStatus } from './lifecycle';
  */
 export type { PaymentStatus };
 
-/** The money calls of a payment, as the workflow names them. */
-export type AcquirerStep = 'authorize' | 'reverse' | 'capture' | 'void' | 'refund' | 'settle';
+/** The money calls of a payment, as the workflow names them (metric labels, the API's `awaiting_acquirer.step`). */
+export const ACQUIRER_STEPS = ['authorize', 'reverse', 'capture', 'void', 'refund', 'settle'] as const;
+export type AcquirerStep = (typeof ACQUIRER_STEPS)[number];
 
 export type CaptureMethod = 'automatic' | 'manual';
 
