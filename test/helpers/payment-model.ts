@@ -46,8 +46,6 @@ export type SandboxFaults = Omit<EffectiveFaults, 'latencyMs' | 'operations' | '
   operations?: FaultableOperation[];
   seed: number;
 };
-export const FAULT_MODES = ['error', 'hang', 'lose_answer', 'late_answer'] as const;
-export type FaultMode = (typeof FAULT_MODES)[number];
 
 export interface FaultPhase {
   durationMs: number;
