@@ -4,11 +4,13 @@ import {
   authorizationDecidedUpdate,
   captureUpdate,
   paymentStateQuery,
-  refundUpdate,
-  reviewUpdate,
+  requestCaptureSignal,
+  requestRefundSignal,
+  requestReviewSignal,
 } from '../../src/workflows/payment/definitions';
 import type { PaymentState } from '../../src/workflows/payment/state';
 import { createLifecycleEnv, DAY, type LifecycleEnv } from '../helpers/lifecycle-env';
+import { ask, decided as decisionOf } from '../helpers/payment-requests';
 import { TEST_CARDS } from '../helpers/test-cards';
 
 /**
@@ -34,12 +36,12 @@ describe('payment lifecycle (time-skipping)', () => {
   it('automatic capture: authorized, captured, settled at the cutoff, then refundable until the window closes', async () => {
     await life.withWorkers(async () => {
       const handle = await life.startPayment({ card: TEST_CARDS.visa });
-      const decided = (await handle.executeUpdate(authorizationDecidedUpdate)) as PaymentState;
+      const decided = await decisionOf(handle);
       expect(decided.status).toBe('captured');
       expect(await cvvRows()).toBe(0); // the CVV is gone once authorization is over
 
       // Settlement waits for the cutoff; a partial refund can come before it.
-      const refunded = (await handle.executeUpdate(refundUpdate, { args: [{ refundId: 'r1', amount: 500 }] })) as PaymentState;
+      const refunded = await ask(handle, requestRefundSignal, { refundId: 'r1', amount: 500 }, (s) => s.refunds.some((r) => r.id === 'r1' && r.status !== 'pending'));
       expect(refunded).toMatchObject({ status: 'partially_refunded', amountRefunded: 500 });
       const beforeCutoff = (await handle.query(paymentStateQuery)) as PaymentState;
       expect(beforeCutoff.settledAt).toBeUndefined();
@@ -52,7 +54,7 @@ describe('payment lifecycle (time-skipping)', () => {
       // The refund window closes 180 days after the payment; the workflow then completes and refunds are refused.
       const final = (await handle.result()) as PaymentState;
       expect(final.refundableUntil).toBeDefined();
-      await expect(handle.executeUpdate(refundUpdate, { args: [{ refundId: 'r2', amount: 100 }] })).rejects.toThrow();
+      await expect(ask(handle, requestRefundSignal, { refundId: 'r2', amount: 100 })).rejects.toThrow();
       expect(movements(handle.workflowId)).toEqual(['authorization:approved', 'capture:succeeded', 'refund:succeeded', 'settlement:succeeded']);
     });
   });
@@ -60,10 +62,8 @@ describe('payment lifecycle (time-skipping)', () => {
   it('refunds beyond the captured amount are refused and change nothing', async () => {
     await life.withWorkers(async () => {
       const handle = await life.startPayment({ card: TEST_CARDS.mastercard, amount: 1000 });
-      await handle.executeUpdate(authorizationDecidedUpdate);
-      await expect(handle.executeUpdate(refundUpdate, { args: [{ refundId: 'big', amount: 1001 }] })).rejects.toMatchObject({
-        cause: { type: 'amount_exceeds_refundable' },
-      });
+      await decisionOf(handle);
+      await expect(ask(handle, requestRefundSignal, { refundId: 'big', amount: 1001 })).rejects.toMatchObject({ code: 'amount_exceeds_refundable' });
       const state = (await handle.query(paymentStateQuery)) as PaymentState;
       expect(state).toMatchObject({ status: 'captured', amountRefunded: 0, refunds: [] });
       expect(movements(handle.workflowId)).toEqual(['authorization:approved', 'capture:succeeded']);
@@ -74,7 +74,7 @@ describe('payment lifecycle (time-skipping)', () => {
   it('manual capture: the authorization expires after 7 days and is voided', async () => {
     await life.withWorkers(async () => {
       const handle = await life.startPayment({ card: TEST_CARDS.visa, captureMethod: 'manual' });
-      const decided = (await handle.executeUpdate(authorizationDecidedUpdate)) as PaymentState;
+      const decided = await decisionOf(handle);
       expect(decided.status).toBe('requires_capture');
       expect(Date.parse(decided.captureBefore!) - Date.parse(decided.createdAt)).toBeGreaterThanOrEqual(7 * DAY - 60_000);
       const final = (await handle.result()) as PaymentState;
@@ -88,12 +88,24 @@ describe('payment lifecycle (time-skipping)', () => {
   it('manual capture before expiry captures the requested amount; a second capture is refused', async () => {
     await life.withWorkers(async () => {
       const handle = await life.startPayment({ card: TEST_CARDS.amex, amount: 5000, captureMethod: 'manual' });
-      await handle.executeUpdate(authorizationDecidedUpdate);
+      await decisionOf(handle);
       await life.env.sleep(3 * DAY);
-      await expect(handle.executeUpdate(captureUpdate, { args: [{ amount: 5001 }] })).rejects.toMatchObject({ cause: { type: 'amount_exceeds_capturable' } });
-      const captured = (await handle.executeUpdate(captureUpdate, { args: [{ amount: 4000 }] })) as PaymentState;
+      await expect(ask(handle, requestCaptureSignal, { amount: 5001 })).rejects.toMatchObject({ code: 'amount_exceeds_capturable' });
+      const captured = await ask(handle, requestCaptureSignal, { amount: 4000 }, (s) => s.status !== 'requires_capture');
       expect(captured).toMatchObject({ status: 'captured', amountCaptured: 4000 });
-      await expect(handle.executeUpdate(captureUpdate, { args: [{}] })).rejects.toMatchObject({ cause: { type: 'payment_not_capturable' } });
+      await expect(ask(handle, requestCaptureSignal, {})).rejects.toMatchObject({ code: 'payment_not_capturable' });
+      await handle.terminate('test done');
+    });
+  });
+
+  it("the first release's updates still work for payments it started (same lifecycle rules)", async () => {
+    await life.withWorkers(async () => {
+      const handle = await life.startPayment({ card: TEST_CARDS.visa, amount: 3000, captureMethod: 'manual' });
+      expect(((await handle.executeUpdate(authorizationDecidedUpdate)) as PaymentState).status).toBe('requires_capture');
+      await expect(handle.executeUpdate(captureUpdate, { args: [{ amount: 3001 }] })).rejects.toMatchObject({ cause: { type: 'amount_exceeds_capturable' } });
+      const captured = (await handle.executeUpdate(captureUpdate, { args: [{ amount: 2000 }] })) as PaymentState;
+      expect(captured).toMatchObject({ status: 'captured', amountCaptured: 2000 });
+      expect(movements(handle.workflowId)).toEqual(['authorization:approved', 'capture:succeeded']);
       await handle.terminate('test done');
     });
   });
@@ -101,7 +113,7 @@ describe('payment lifecycle (time-skipping)', () => {
   it('a fraud review that nobody decides declines at its deadline', async () => {
     await life.withWorkers(async () => {
       const handle = await life.startPayment({ card: TEST_CARDS.fraudReview });
-      const decided = (await handle.executeUpdate(authorizationDecidedUpdate)) as PaymentState;
+      const decided = await decisionOf(handle);
       expect(decided.status).toBe('requires_review');
       const final = (await handle.result()) as PaymentState;
       expect(final).toMatchObject({ status: 'declined', declineCode: 'fraud_review_expired' });
@@ -112,8 +124,8 @@ describe('payment lifecycle (time-skipping)', () => {
   it('an approved review goes on to authorize and capture', async () => {
     await life.withWorkers(async () => {
       const handle = await life.startPayment({ card: TEST_CARDS.fraudReview });
-      await handle.executeUpdate(authorizationDecidedUpdate);
-      const reviewed = (await handle.executeUpdate(reviewUpdate, { args: [{ decision: 'approve', actor: 'operator:alice' }] })) as PaymentState;
+      await decisionOf(handle);
+      const reviewed = await ask(handle, requestReviewSignal, { decision: 'approve', actor: 'operator:alice' }, (s) => s.status !== 'requires_review');
       expect(reviewed.status).not.toBe('requires_review');
       // Wait until the approved payment went through authorization and capture.
       let state = (await handle.query(paymentStateQuery)) as PaymentState;
@@ -131,12 +143,12 @@ describe('payment lifecycle (time-skipping)', () => {
   it('a review approved at 23 h still authorizes: the CVV is kept until the deadline, then destroyed by the purge', async () => {
     await life.withWorkers(async () => {
       const handle = await life.startPayment({ card: TEST_CARDS.fraudReview });
-      await handle.executeUpdate(authorizationDecidedUpdate);
+      await decisionOf(handle);
       // The vault kept the CVV past the intake TTL (30 min), up to the review deadline.
       const [row] = await life.db.query<{ expires_at: number }>('SELECT expires_at FROM cvv_records ORDER BY expires_at DESC LIMIT 1');
       expect(Number(row!.expires_at)).toBeGreaterThan(Date.now() + 23 * 60 * 60_000);
       await life.env.sleep(23 * 60 * 60_000);
-      await handle.executeUpdate(reviewUpdate, { args: [{ decision: 'approve', actor: 'operator:bob' }] });
+      await ask(handle, requestReviewSignal, { decision: 'approve', actor: 'operator:bob' });
       let state = (await handle.query(paymentStateQuery)) as PaymentState;
       for (let i = 0; i < 100 && state.status === 'processing'; i++) {
         await new Promise((resolve) => setTimeout(resolve, 50));
@@ -152,7 +164,7 @@ describe('payment lifecycle (time-skipping)', () => {
   it('capture failing for good voids the authorization (compensation)', async () => {
     await life.withWorkers(async () => {
       const handle = await life.startPayment({ card: TEST_CARDS.captureFails });
-      const final = (await handle.executeUpdate(authorizationDecidedUpdate)) as PaymentState;
+      const final = await decisionOf(handle);
       expect(final).toMatchObject({ status: 'failed', failure: { code: 'capture_failed' } });
       expect(movements(handle.workflowId)).toEqual(['authorization:approved', 'void:succeeded']);
     });
@@ -170,7 +182,7 @@ describe('payment lifecycle (time-skipping)', () => {
   it('cancelling the workflow runs the compensations: an uncaptured authorization is voided', async () => {
     await life.withWorkers(async () => {
       const handle = await life.startPayment({ card: TEST_CARDS.discover, captureMethod: 'manual' });
-      await handle.executeUpdate(authorizationDecidedUpdate);
+      await decisionOf(handle);
       await handle.cancel();
       const error = await handle.result().catch((e: unknown) => e);
       expect(error).toBeInstanceOf(WorkflowFailedError);
@@ -182,7 +194,7 @@ describe('payment lifecycle (time-skipping)', () => {
   it('cancelling the workflow after capture, before settlement, refunds the capture', async () => {
     await life.withWorkers(async () => {
       const handle = await life.startPayment({ card: TEST_CARDS.visa, amount: 2500 });
-      await handle.executeUpdate(authorizationDecidedUpdate);
+      await decisionOf(handle);
       await handle.cancel();
       await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
       expect(movements(handle.workflowId)).toEqual(['authorization:approved', 'capture:succeeded', 'refund:succeeded']);

@@ -1,26 +1,21 @@
 import { createHash, randomUUID } from 'node:crypto';
-import {
-  WithStartWorkflowOperation,
-  WorkflowNotFoundError,
-  WorkflowUpdateFailedError,
-  WorkflowUpdateStage,
-  type Client,
-  type WorkflowHandle,
-} from '@temporalio/client';
-import type { UpdateDefinition } from '@temporalio/common';
-import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { SignalDefinition } from '@temporalio/common';
 import type { AuditEntry, AuditLog } from '../../audit/audit-log';
 import { SA } from '../../temporal/search-attribute-keys';
 import { TASK_QUEUES } from '../../temporal/task-queues';
 import type { CardIntake } from '../../vault/card-intake';
 import { CardValidationError, validateCard } from '../../vault/card-validation';
 import {
-  authorizationDecidedUpdate,
-  cancelUpdate,
-  captureUpdate,
   paymentStateQuery,
-  refundUpdate,
-  reviewUpdate,
+  requestAnswerQuery,
+  requestCancelSignal,
+  requestCaptureSignal,
+  requestRefundSignal,
+  requestReviewSignal,
+  type RequestAnswer,
+  type RequestKind,
+  type Requested,
 } from '../../workflows/payment/definitions';
 import type { paymentWorkflow } from '../../workflows/payment/payment-workflow';
 import { REFUNDABLE_STATUSES, isFinal, type PaymentStatus } from '../../workflows/payment/lifecycle';
@@ -67,58 +62,67 @@ export class PaymentService {
     }
     const requestHash = hashRequest(body, card);
     const handle = this.client.workflow.getHandle<typeof paymentWorkflow>(paymentId);
+    // The whole request answers within the wait (+ the bounded read after it), Temporal up or not.
+    const deadline = Date.now() + this.options.authorizationWaitMs;
+    const left = () => Math.max(0, deadline - Date.now());
 
     // A retried request: answer with the payment it created, or refuse a different body.
-    if (await this.exists(handle)) return this.replay(handle, requestHash);
+    const existing = await withinMs(this.exists(handle), Math.min(left(), READ_BOUND_MS));
+    if (existing === undefined) throw unavailable();
+    if (existing) return this.replay(handle, requestHash);
 
     const sealed = await this.intake.seal(card, { actor: `merchant:${merchantId}`, merchantId });
-    const start = new WithStartWorkflowOperation<typeof paymentWorkflow>('paymentWorkflow', {
-      workflowId: paymentId,
-      taskQueue: TASK_QUEUES.payments,
-      // Two identical requests racing each other end up on one workflow, never two payments.
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      args: [
-        {
-          paymentId,
-          merchantId,
-          amount: body.amount,
-          currency: body.currency,
-          captureMethod: body.capture_method,
-          ...(body.description !== undefined ? { description: body.description } : {}),
-          metadata: body.metadata ?? {},
-          intakeRef: sealed.intakeRef,
-          cvvRef: sealed.cvvRef,
-          cardSummary: { brand: card.brand, last4: card.last4, expMonth: card.expMonth, expYear: card.expYear },
-          requestHash,
-          policy: this.options.policy,
-        },
-      ],
-      typedSearchAttributes: [
-        { key: SA.merchantId, value: merchantId },
-        { key: SA.status, value: 'processing' },
-        { key: SA.amount, value: body.amount },
-        { key: SA.currency, value: body.currency },
-        { key: SA.cardBrand, value: card.brand },
-        { key: SA.cardLast4, value: card.last4 },
-      ],
-    });
-    let update;
+    let started;
     try {
-      update = await this.client.workflow.startUpdateWithStart(authorizationDecidedUpdate, {
-        startWorkflowOperation: start,
-        waitForStage: WorkflowUpdateStage.ACCEPTED,
-      });
+      started = await withinMs(
+        this.client.workflow.start<typeof paymentWorkflow>('paymentWorkflow', {
+          workflowId: paymentId,
+          taskQueue: TASK_QUEUES.payments,
+          // Two identical requests racing each other end up on one workflow, never two payments.
+          workflowIdConflictPolicy: 'FAIL',
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+          args: [
+            {
+              paymentId,
+              merchantId,
+              amount: body.amount,
+              currency: body.currency,
+              captureMethod: body.capture_method,
+              ...(body.description !== undefined ? { description: body.description } : {}),
+              metadata: body.metadata ?? {},
+              intakeRef: sealed.intakeRef,
+              cvvRef: sealed.cvvRef,
+              cardSummary: { brand: card.brand, last4: card.last4, expMonth: card.expMonth, expYear: card.expYear },
+              requestHash,
+              policy: this.options.policy,
+            },
+          ],
+          typedSearchAttributes: [
+            { key: SA.merchantId, value: merchantId },
+            { key: SA.status, value: 'processing' },
+            { key: SA.amount, value: body.amount },
+            { key: SA.currency, value: body.currency },
+            { key: SA.cardBrand, value: card.brand },
+            { key: SA.cardLast4, value: card.last4 },
+          ],
+        }),
+        left(),
+      );
     } catch (err) {
       // No payment will ever use this card: destroy it now rather than at its TTL.
       await this.intake.discard(sealed).catch(() => undefined);
       // An identical request raced this one and started the payment: answer as its retry.
-      if (await this.exists(handle).catch(() => false)) return this.replay(handle, requestHash);
+      if (err instanceof WorkflowExecutionAlreadyStartedError) return this.replay(handle, requestHash);
       throw err;
     }
-    const state = await withinMs(update.result(), this.options.authorizationWaitMs);
+    // Temporal did not say in time whether the payment started. The sealed card stays (the payment
+    // may be using it; its TTL destroys it otherwise); the same request again finds out.
+    if (!started) throw unavailable('The payment could not be started in time; retry the same request (same Idempotency-Key) shortly');
+
+    const state = await this.awaitState(handle, (s) => s.status !== 'processing', left);
     if (!state) return { status: 202, payment: { id: paymentId, object: 'payment', status: 'processing' } };
     if (state.requestHash !== requestHash) throw idempotencyConflict();
+    if (state.status === 'processing') return { status: 202, payment: paymentView(state) };
     return { status: 201, payment: paymentView(state) };
   }
 
@@ -177,16 +181,20 @@ export class PaymentService {
     return { object: 'list', data, has_more: next !== null, next_cursor: next };
   }
 
-  async capture(merchantId: string, paymentId: string, amount?: number): Promise<ActionResult> {
+  async capture(merchantId: string, paymentId: string, amount?: number, idempotencyKey?: string): Promise<ActionResult> {
     const handle = await this.owned(merchantId, paymentId);
-    const audit: Omit<AuditEntry, 'outcome'> = { actor: `merchant:${merchantId}`, action: 'payment.capture', merchantId, paymentId, details: amount !== undefined ? { amount } : {} };
-    return this.audited(audit, () => this.act(handle, captureUpdate, { ...(amount !== undefined ? { amount } : {}) }, (state) => state.status !== 'requires_capture'));
+    const request = { ...(amount !== undefined ? { amount } : {}) };
+    const audit: Omit<AuditEntry, 'outcome'> = { actor: `merchant:${merchantId}`, action: 'payment.capture', merchantId, paymentId, details: request };
+    const requestId = requestIdFor('capture', paymentId, request, idempotencyKey);
+    return this.audited(audit, () => this.act(handle, 'capture', requestCaptureSignal, { ...request, requestId }, (state) => state.status !== 'requires_capture'));
   }
 
-  async cancel(merchantId: string, paymentId: string, reason?: string): Promise<ActionResult> {
+  async cancel(merchantId: string, paymentId: string, reason?: string, idempotencyKey?: string): Promise<ActionResult> {
     const handle = await this.owned(merchantId, paymentId);
+    const request = { ...(reason ? { reason } : {}) };
     const audit: Omit<AuditEntry, 'outcome'> = { actor: `merchant:${merchantId}`, action: 'payment.cancel', merchantId, paymentId };
-    return this.audited(audit, () => this.act(handle, cancelUpdate, { ...(reason ? { reason } : {}) }, (state) => isFinal(state.status)));
+    const requestId = requestIdFor('cancel', paymentId, request, idempotencyKey);
+    return this.audited(audit, () => this.act(handle, 'cancel', requestCancelSignal, { ...request, requestId }, (state) => isFinal(state.status)));
   }
 
   async refund(merchantId: string, paymentId: string, request: { amount?: number; reason?: string; idempotencyKey?: string }) {
@@ -205,10 +213,15 @@ export class PaymentService {
       answer = await this.audited(audit, () =>
         this.act(
           handle,
-          refundUpdate,
-          { refundId, ...(request.amount !== undefined ? { amount: request.amount } : {}), ...(request.reason ? { reason: request.reason } : {}) },
+          'refund',
+          requestRefundSignal,
+          {
+            requestId: `refund-${refundId}`,
+            refundId,
+            ...(request.amount !== undefined ? { amount: request.amount } : {}),
+            ...(request.reason ? { reason: request.reason } : {}),
+          },
           (state) => state.refunds.some((r) => r.id === refundId && r.status !== 'pending'),
-          `refund-${refundId}`,
         ),
       );
     } catch (err) {
@@ -234,11 +247,14 @@ export class PaymentService {
     };
   }
 
-  async review(paymentId: string, decision: 'approve' | 'reject', actor: string): Promise<ActionResult> {
+  async review(paymentId: string, decision: 'approve' | 'reject', actor: string, idempotencyKey?: string): Promise<ActionResult> {
     const handle = this.client.workflow.getHandle<typeof paymentWorkflow>(paymentId);
-    if (!(await this.exists(handle))) throw notFound(paymentId);
+    const exists = await withinMs(this.exists(handle), READ_BOUND_MS);
+    if (exists === undefined) throw unavailable();
+    if (!exists) throw notFound(paymentId);
     const audit: Omit<AuditEntry, 'outcome'> = { actor, action: 'review.decision', paymentId, details: { decision } };
-    return this.audited(audit, () => this.act(handle, reviewUpdate, { decision, actor }, (state) => state.status !== 'requires_review'));
+    const requestId = requestIdFor('review', paymentId, { decision, actor }, idempotencyKey);
+    return this.audited(audit, () => this.act(handle, 'review', requestReviewSignal, { decision, actor, requestId }, (state) => state.status !== 'requires_review'));
   }
 
   /** Sensitive actions are written to the audit trail with their outcome, refused ones included (DESIGN.md §3, invariant 7). */
@@ -300,42 +316,65 @@ export class PaymentService {
   }
 
   /**
-   * Runs an update and answers within `authorizationWaitMs` whatever the acquirer does: done
-   * (the payment after the action), or accepted and still under way (the payment as it is now;
-   * the workflow acts on it). A refused transition becomes a 409 with the workflow's reason and
-   * changes nothing.
+   * Polls the payment until `ready` holds or the time left runs out. The last state read comes
+   * back either way (undefined if none could be read in time).
    */
-  private async act<Arg>(
+  private async awaitState(
     handle: WorkflowHandle<typeof paymentWorkflow>,
-    update: UpdateDefinition<PaymentState, [Arg]>,
-    arg: Arg,
-    /** Whether the payment shows the action's outcome (the update may also end early, e.g. when the workflow is cancelled). */
+    ready: (state: PaymentState) => boolean,
+    left: () => number,
+  ): Promise<PaymentState | undefined> {
+    let state: PaymentState | undefined;
+    for (let pause = FIRST_POLL_MS; ; pause = Math.min(pause * 2, MAX_POLL_MS)) {
+      state = (await withinMs(handle.query(paymentStateQuery), Math.max(1, Math.min(left(), READ_BOUND_MS))).catch(() => undefined)) ?? state;
+      if ((state && ready(state)) || left() <= 0) return state;
+      await sleep(Math.min(pause, left()));
+    }
+  }
+
+  /**
+   * Sends a request (capture, cancel, refund, review) as a signal and answers within
+   * `authorizationWaitMs` whatever the acquirer does: done (the payment after the action), or
+   * accepted and still under way (the payment as it is now; the workflow acts on it). A request
+   * the lifecycle refuses becomes a 409 with its reason and changes nothing.
+   *
+   * The signal is in the payment's history once Temporal takes it: from then on it is decided
+   * exactly once, where it landed, even if the payments worker is down now. Its answer is read
+   * back by request id, so the same request retried (same id) reads the same answer.
+   */
+  private async act<Arg extends Requested>(
+    handle: WorkflowHandle<typeof paymentWorkflow>,
+    kind: RequestKind,
+    signal: SignalDefinition<[Arg]>,
+    request: Arg,
+    /** Whether the payment shows the action's outcome. */
     isDone: (state: PaymentState) => boolean,
-    /** For a refund: its id, so the same refund asked twice is one update. Capture, cancel and review are validated anew each time. */
-    updateId?: string,
   ): Promise<{ state: PaymentState; done: boolean }> {
     const deadline = Date.now() + this.options.authorizationWaitMs;
     const left = () => Math.max(0, deadline - Date.now());
     try {
-      const accepted = await withinMs(
-        handle.startUpdate(update, { args: [arg] as [Arg], ...(updateId ? { updateId } : {}), waitForStage: WorkflowUpdateStage.ACCEPTED }),
-        left(),
-      );
-      // Admitted, not yet taken by the workflow (its worker is down): it may still be acted on; a retry is validated anew.
-      if (!accepted) throw new ApiError(503, 'api_error', 'payments_unavailable', 'The payment did not take the request in time; retry the same request shortly');
-      const state = await withinMs(accepted.result(), left());
-      if (state) return { state, done: isDone(state) };
-      return { state: await this.state(handle, ACCEPTED_READ_BOUND_MS), done: false };
+      const sent = await withinMs(handle.signal(signal, request).then(() => true), left());
+      if (!sent) throw unavailable('Temporal did not take the request in time; retry the same request shortly');
     } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
-        throw new ApiError(409, 'conflict_error', err.cause.type ?? 'invalid_transition', err.cause.message);
-      }
       if (err instanceof WorkflowNotFoundError || /workflow execution already completed/i.test((err as Error).message)) {
         const state = await this.state(handle, ACCEPTED_READ_BOUND_MS);
-        throw new ClosedPaymentError(state, update.name === refundUpdate.name && REFUNDABLE_STATUSES.includes(state.status) ? 'refund_window_closed' : 'payment_closed');
+        throw new ClosedPaymentError(state, kind === 'refund' && REFUNDABLE_STATUSES.includes(state.status) ? 'refund_window_closed' : 'payment_closed');
       }
       throw err;
     }
+    let answer: RequestAnswer | undefined;
+    for (let pause = FIRST_POLL_MS; ; pause = Math.min(pause * 2, MAX_POLL_MS)) {
+      const read = await withinMs(handle.query(requestAnswerQuery, request.requestId), Math.max(1, Math.min(left(), READ_BOUND_MS))).catch(() => undefined);
+      if (read) answer = read;
+      const outcome = answer?.outcome;
+      if (outcome && !outcome.accepted) throw new ApiError(409, 'conflict_error', outcome.code ?? 'invalid_transition', outcome.message ?? 'The payment cannot do this now');
+      if (outcome && answer && isDone(answer.state)) return { state: answer.state, done: true };
+      if (left() <= 0) break;
+      await sleep(Math.min(pause, left()));
+    }
+    if (answer?.outcome) return { state: answer.state, done: false };
+    // In the history, not yet decided: the payments worker is down or far behind.
+    throw unavailable('The request is recorded but the payment has not taken it yet; retry the same request (same Idempotency-Key) to read its outcome');
   }
 }
 
@@ -354,8 +393,25 @@ const READ_BOUND_MS = 5_000;
 /** After an action's wait: the read of the payment as it is, kept short so the answer stays within the wait + 5 s. */
 const ACCEPTED_READ_BOUND_MS = 3_000;
 
-function unavailable(): ApiError {
-  return new ApiError(503, 'api_error', 'payments_unavailable', 'The payment could not be read in time; retry shortly');
+function unavailable(message = 'The payment could not be read in time; retry shortly'): ApiError {
+  return new ApiError(503, 'api_error', 'payments_unavailable', message);
+}
+
+/** The answer of a request is read back often at first (most are decided in tens of ms), then every quarter second. */
+const FIRST_POLL_MS = 15;
+const MAX_POLL_MS = 250;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * A request's id: from the merchant's Idempotency-Key when it sent one (the same request retried
+ * reads the same answer), otherwise new for each request (each is decided anew).
+ */
+function requestIdFor(kind: RequestKind, paymentId: string, request: object, idempotencyKey: string | undefined): string {
+  if (!idempotencyKey) return `${kind}-${randomUUID()}`;
+  return `${kind}-${createHash('sha256').update(JSON.stringify([paymentId, idempotencyKey, request])).digest('hex').slice(0, 32)}`;
 }
 
 /** What an action (capture, cancel, review) answers: 200 when it is done, 202 when accepted and under way. */

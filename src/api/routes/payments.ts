@@ -1,4 +1,4 @@
-import { Router, type Response } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { principalOf, requireScope } from '../auth/middleware';
 import type { ActionResult, PaymentService } from '../payments/payment-service';
 import { paymentView } from '../payments/payment-view';
@@ -51,22 +51,21 @@ export function paymentRoutes(payments: PaymentService): Router {
     const merchantId = merchantOf(res);
     const id = parseInput(paymentIdParam, req.params.id, 'path', 'id');
     const body = parseInput(captureBody, req.body ?? {}, 'body');
-    answer(res, await payments.capture(merchantId, id, body.amount));
+    answer(res, await payments.capture(merchantId, id, body.amount, optionalKey(req)));
   });
 
   router.post('/v1/payments/:id/cancel', write, async (req, res) => {
     const merchantId = merchantOf(res);
     const id = parseInput(paymentIdParam, req.params.id, 'path', 'id');
     const body = parseInput(cancelBody, req.body ?? {}, 'body');
-    answer(res, await payments.cancel(merchantId, id, body.reason));
+    answer(res, await payments.cancel(merchantId, id, body.reason, optionalKey(req)));
   });
 
   router.post('/v1/payments/:id/refunds', requireScope('refunds:write'), async (req, res) => {
     const merchantId = merchantOf(res);
     const id = parseInput(paymentIdParam, req.params.id, 'path', 'id');
     const body = parseInput(refundBody, req.body ?? {}, 'body');
-    const key = req.get('idempotency-key');
-    const idempotencyKey = key === undefined ? undefined : parseInput(idempotencyKeyHeader, key, 'header', 'Idempotency-Key');
+    const idempotencyKey = optionalKey(req);
     const { httpStatus, refund } = await payments.refund(merchantId, id, { ...body, ...(idempotencyKey ? { idempotencyKey } : {}) });
     res.status(httpStatus).json(refund);
   });
@@ -75,8 +74,14 @@ export function paymentRoutes(payments: PaymentService): Router {
   router.post('/v1/payments/:id/review', requireScope('ops'), async (req, res) => {
     const id = parseInput(paymentIdParam, req.params.id, 'path', 'id');
     const body = parseInput(reviewBody, req.body, 'body');
-    answer(res, await payments.review(id, body.decision, `operator:${principalOf(res).subject}`));
+    answer(res, await payments.review(id, body.decision, `operator:${principalOf(res).subject}`, optionalKey(req)));
   });
 
   return router;
+}
+
+/** Actions take an optional Idempotency-Key: the same request retried with it reads the same answer. */
+function optionalKey(req: Request): string | undefined {
+  const key = req.get('idempotency-key');
+  return key === undefined ? undefined : parseInput(idempotencyKeyHeader, key, 'header', 'Idempotency-Key');
 }

@@ -1,22 +1,28 @@
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { PaymentState } from './state';
 
 /**
- * The payment workflow's interface (DESIGN.md §4): updates for every action a merchant or an
- * operator takes, and one query for the payment as the API shows it. Shared by the workflow and
- * the API; nothing here may import Node modules.
+ * The payment workflow's interface (DESIGN.md §4): a signal for every action a merchant or an
+ * operator asks for, and queries for the payment as the API shows it and for a request's answer.
+ * Shared by the workflow and the API; nothing here may import Node modules.
+ *
+ * Why signals and not updates: a signal is an event in the history, ordered with the timers and
+ * activity results around it, so a replay sees it exactly where the live run did. Update
+ * acceptances are protocol messages whose place among the commands of a workflow task the SDK
+ * (1.24) does not always reproduce on replay after a workflow worker is killed mid-task
+ * (sdk-rust #943, #1146): the payment then stops on a nondeterminism error. docs/replay.md has
+ * the history that showed it. The API signals a request with an id, then reads its answer
+ * (accepted or refused, with the lifecycle's reason) with `requestAnswerQuery`.
  */
-
-/** Resolves once the authorization decision is known (or the payment waits for review). Used with update-with-start. */
-export const authorizationDecidedUpdate = defineUpdate<PaymentState>('authorizationDecided');
 
 export interface CaptureRequest {
   /** Minor units, at most the authorized amount; the whole authorization when absent. */
   amount?: number;
 }
-export const captureUpdate = defineUpdate<PaymentState, [CaptureRequest]>('capture');
 
-export const cancelUpdate = defineUpdate<PaymentState, [{ reason?: string }]>('cancel');
+export interface CancelRequest {
+  reason?: string;
+}
 
 export interface RefundRequest {
   /** Stable per refund request (the API derives it from the request's idempotency key). */
@@ -25,13 +31,51 @@ export interface RefundRequest {
   amount?: number;
   reason?: string;
 }
-export const refundUpdate = defineUpdate<PaymentState, [RefundRequest]>('refund');
 
 export interface ReviewDecision {
   decision: 'approve' | 'reject';
   /** The operator who decided, for the timeline and the audit trail. */
   actor: string;
 }
-export const reviewUpdate = defineUpdate<PaymentState, [ReviewDecision]>('review');
+
+/** Every request carries the id its answer is read back by; the same id again is the same request. */
+export interface Requested {
+  requestId: string;
+}
+
+export const requestCaptureSignal = defineSignal<[CaptureRequest & Requested]>('requestCapture');
+export const requestCancelSignal = defineSignal<[CancelRequest & Requested]>('requestCancel');
+export const requestRefundSignal = defineSignal<[RefundRequest & Requested]>('requestRefund');
+export const requestReviewSignal = defineSignal<[ReviewDecision & Requested]>('requestReview');
+
+export type RequestKind = 'capture' | 'cancel' | 'refund' | 'review';
+
+/** What the lifecycle made of a request, at the point of the history where it arrived. */
+export interface RequestOutcome {
+  requestId: string;
+  kind: RequestKind;
+  accepted: boolean;
+  /** Why it was refused (lifecycle.ts), e.g. `payment_not_capturable`. */
+  code?: string;
+  message?: string;
+}
+
+export interface RequestAnswer {
+  /** Null until the workflow has taken the request (its worker may be down, or busy with the task before). */
+  outcome: RequestOutcome | null;
+  state: PaymentState;
+}
 
 export const paymentStateQuery = defineQuery<PaymentState>('paymentState');
+export const requestAnswerQuery = defineQuery<RequestAnswer, [string]>('requestAnswer');
+
+// ---- the first release's updates --------------------------------------------------------------
+// Kept, with their behaviour, so that payments started by it (and their histories) still replay
+// and still take the requests its API sends during a deploy. The API no longer sends them.
+
+/** Resolves once the authorization decision is known (or the payment waits for review). */
+export const authorizationDecidedUpdate = defineUpdate<PaymentState>('authorizationDecided');
+export const captureUpdate = defineUpdate<PaymentState, [CaptureRequest]>('capture');
+export const cancelUpdate = defineUpdate<PaymentState, [CancelRequest]>('cancel');
+export const refundUpdate = defineUpdate<PaymentState, [RefundRequest]>('refund');
+export const reviewUpdate = defineUpdate<PaymentState, [ReviewDecision]>('review');

@@ -1,8 +1,9 @@
 /**
  * The payment lifecycle as one explicit state machine (DESIGN.md §4, §4a): the statuses, the
  * transitions between them, and the rules that decide whether a merchant's or an operator's
- * request can still be honoured. The update validators and the workflow's main flow both go
- * through this file, so a request a validator accepts is always one the main flow acts on.
+ * request can still be honoured. The request handlers (signals; the first release's update
+ * validators) and the workflow's main flow all go through this file, so a request accepted is
+ * always one the main flow acts on.
  *
  * Pure and deterministic: imported by the workflow bundle and by the API.
  */
@@ -115,11 +116,12 @@ export function reviewRefusal(p: LifecycleProgress): Refusal | undefined {
 
 /** One refund at a time: a second payout is never started while the first one's outcome is unknown. */
 export function refundRefusal(p: LifecycleProgress, amount: number | undefined): Refusal | undefined {
+  // A refund asked as the window closes is told why, not just that the payment is closing.
+  if (p.refundWindowClosed) return { code: 'refund_window_closed', message: 'The refund window of this payment has closed' };
   if (p.closing) return closed(p);
   if (!REFUNDABLE_STATUSES.includes(p.status)) {
     return { code: 'payment_not_refundable', message: `A payment in status ${p.status} cannot be refunded` };
   }
-  if (p.refundWindowClosed) return { code: 'refund_window_closed', message: 'The refund window of this payment has closed' };
   if (p.refundPending) return { code: 'refund_in_progress', message: 'Another refund of this payment is in progress; retry once it is known' };
   const remaining = p.amountCaptured - p.amountRefunded;
   if (amount !== undefined && (!Number.isInteger(amount) || amount <= 0 || amount > remaining)) {

@@ -6,8 +6,17 @@ import {
   captureUpdate,
   paymentStateQuery,
   refundUpdate,
+  requestAnswerQuery,
+  requestCancelSignal,
+  requestCaptureSignal,
+  requestRefundSignal,
+  requestReviewSignal,
   reviewUpdate,
+  type CancelRequest,
+  type CaptureRequest,
   type RefundRequest,
+  type RequestKind,
+  type RequestOutcome,
   type ReviewDecision,
 } from './definitions';
 import { cancelRefusal, captureRefusal, isFinal, refundRefusal, reviewRefusal, type LifecycleProgress, type Refusal } from './lifecycle';
@@ -25,12 +34,16 @@ import type { PaymentInput, PaymentState } from './state';
  * refund when settlement is refused or the workflow is cancelled after capture.
  *
  * Every money call ends with a known outcome before the payment moves on (./known-outcome.ts).
- * Requests (capture, cancel, review, refund) are checked by the lifecycle (./lifecycle.ts) in the
- * update validators and recorded by the handlers; this main flow acts on them at the points where
- * the lifecycle says it can, one money call at a time. Cancelling the workflow (the Web UI's
+ * Requests (capture, cancel, review, refund) arrive as signals; the lifecycle (./lifecycle.ts)
+ * accepts or refuses each where it lands in the history, the answer is kept for the API to read,
+ * and this main flow acts on accepted ones at the points where the lifecycle says it can, one money
+ * call at a time. Cancelling the workflow (the Web UI's
  * "Request Cancellation") is one more request: the call in flight reaches its known outcome, then
  * compensation acts on it.
  */
+/** How many request answers a payment keeps for the API to read back (see `answers`). */
+const MAX_ANSWERS = 200;
+
 export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState> {
   const ctx = createPaymentContext(input);
   const { state } = ctx;
@@ -80,17 +93,63 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState
   };
   const cancelWanted = () => requests.cancel !== undefined || requests.workflowCancel === true;
 
-  // ---- the interface: one query, and updates the lifecycle validates -------------------------------
+  // ---- what each accepted request records; the main flow acts on it --------------------------------
+  const acceptCapture = ({ amount }: CaptureRequest) => {
+    requests.capture = { amount: amount ?? state.amountCapturable };
+    ctx.record('capture.requested', String(requests.capture.amount));
+  };
+  const acceptCancel = ({ reason }: CancelRequest) => {
+    requests.cancel = { reason: reason ?? 'requested_by_merchant' };
+    ctx.record('cancel.requested', requests.cancel.reason);
+  };
+  const acceptReview = ({ decision, actor }: ReviewDecision) => {
+    requests.review = { decision, actor };
+  };
+  /** The same refund request again (same id) is the same refund, never a second payout. */
+  const knownRefund = (refundId: string) => state.refunds.some((r) => r.id === refundId);
+  const acceptRefund = ({ refundId, amount, reason }: RefundRequest) => {
+    if (knownRefund(refundId)) return;
+    const refundAmount = amount ?? state.amountCaptured - state.amountRefunded;
+    requests.refund = { refundId, amount: refundAmount, ...(reason ? { reason } : {}) };
+    state.refunds.push({ id: refundId, amount: refundAmount, status: 'pending', createdAt: ctx.now() });
+    ctx.record('refund.requested', `${refundAmount} ${state.currency}${reason ? ` (${reason})` : ''}`);
+  };
+
+  // ---- the interface: signals the lifecycle decides on, and queries --------------------------------
+  /**
+   * Answers by request id, for the API to read back. Bounded: a payment takes a handful of
+   * requests; past the bound the oldest answers go (a request retried after that is decided anew,
+   * which the lifecycle keeps safe: a second capture or cancel is refused, a refund is known by its id).
+   */
+  const answers = new Map<string, RequestOutcome>();
+  const answer = (kind: RequestKind, requestId: string, refusal: Refusal | undefined, accept: () => void) => {
+    if (answers.has(requestId)) return;
+    if (refusal) {
+      answers.set(requestId, { requestId, kind, accepted: false, code: refusal.code, message: refusal.message });
+    } else {
+      accept();
+      answers.set(requestId, { requestId, kind, accepted: true });
+    }
+    if (answers.size > MAX_ANSWERS) answers.delete(answers.keys().next().value!);
+  };
   setHandler(paymentStateQuery, () => state);
+  setHandler(requestAnswerQuery, (requestId) => ({ outcome: answers.get(requestId) ?? null, state }));
+  setHandler(requestCaptureSignal, ({ requestId, ...request }) => answer('capture', requestId, captureRefusal(lifecycle(), request.amount), () => acceptCapture(request)));
+  setHandler(requestCancelSignal, ({ requestId, ...request }) => answer('cancel', requestId, cancelRefusal(lifecycle()), () => acceptCancel(request)));
+  setHandler(requestReviewSignal, ({ requestId, ...decision }) => answer('review', requestId, reviewRefusal(lifecycle()), () => acceptReview(decision)));
+  setHandler(requestRefundSignal, ({ requestId, ...request }) =>
+    answer('refund', requestId, knownRefund(request.refundId) ? undefined : refundRefusal(lifecycle(), request.amount), () => acceptRefund(request)),
+  );
+
+  // ---- the first release's updates (definitions.ts): same rules, kept for payments it started ------
   setHandler(authorizationDecidedUpdate, async () => {
     await until(() => state.status !== 'processing');
     return state;
   });
   setHandler(
     captureUpdate,
-    async ({ amount }) => {
-      requests.capture = { amount: amount ?? state.amountCapturable };
-      ctx.record('capture.requested', String(requests.capture.amount));
+    async (request) => {
+      acceptCapture(request);
       await until(() => state.status !== 'requires_capture');
       return state;
     },
@@ -98,9 +157,8 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState
   );
   setHandler(
     cancelUpdate,
-    async ({ reason }) => {
-      requests.cancel = { reason: reason ?? 'requested_by_merchant' };
-      ctx.record('cancel.requested', requests.cancel.reason);
+    async (request) => {
+      acceptCancel(request);
       await until(() => isFinal(state.status));
       return state;
     },
@@ -109,7 +167,7 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState
   setHandler(
     reviewUpdate,
     async (decision) => {
-      requests.review = decision;
+      acceptReview(decision);
       await until(() => state.status !== 'requires_review');
       return state;
     },
@@ -118,19 +176,13 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState
   setHandler(
     refundUpdate,
     async (request) => {
-      // The same refund request again (same key): it is the same refund, never a second payout.
-      if (!state.refunds.some((r) => r.id === request.refundId)) {
-        const amount = request.amount ?? state.amountCaptured - state.amountRefunded;
-        requests.refund = { ...request, amount };
-        state.refunds.push({ id: request.refundId, amount, status: 'pending', createdAt: ctx.now() });
-        ctx.record('refund.requested', `${amount} ${state.currency}${request.reason ? ` (${request.reason})` : ''}`);
-      }
+      acceptRefund(request);
       await until(() => state.refunds.find((r) => r.id === request.refundId)!.status !== 'pending');
       return state;
     },
     {
       validator: ({ refundId, amount }) => {
-        if (state.refunds.some((r) => r.id === refundId)) return;
+        if (knownRefund(refundId)) return;
         refuseIf(refundRefusal(lifecycle(), amount));
       },
     },
