@@ -100,6 +100,22 @@ const AUTH_ERRORS = {
 
 const idParam = { id: paymentIdParam };
 
+/** Capture, cancel and review: the same request retried with the same key reads the same answer. */
+const actionKeyHeader = [
+  {
+    name: 'Idempotency-Key',
+    schema: idempotencyKeyHeader,
+    required: false,
+    description: 'The same key and body read back the answer of the first request (after a timeout, for example); without one each request is decided anew',
+  },
+];
+
+/** An action was not taken in time: Temporal or the payments worker is slow or down. */
+const ACTION_UNAVAILABLE = error(
+  'payments_unavailable: the request was not taken in time (Temporal or the payments worker is slow or restarting); ' +
+    'retry it with the same Idempotency-Key to read its answer. Also: tokens cannot be verified right now.',
+);
+
 export const ROUTES: RouteSpec[] = [
   {
     method: 'get',
@@ -209,6 +225,7 @@ export const ROUTES: RouteSpec[] = [
     tags: ['payments'],
     auth: { scope: 'payments:write' },
     params: idParam,
+    headers: actionKeyHeader,
     body: captureBody,
     bodyRequired: false,
     responses: {
@@ -218,6 +235,7 @@ export const ROUTES: RouteSpec[] = [
       404: E404,
       409: E409,
       ...AUTH_ERRORS,
+      503: ACTION_UNAVAILABLE,
     },
   },
   {
@@ -231,6 +249,7 @@ export const ROUTES: RouteSpec[] = [
     tags: ['payments'],
     auth: { scope: 'payments:write' },
     params: idParam,
+    headers: actionKeyHeader,
     body: cancelBody,
     bodyRequired: false,
     responses: {
@@ -240,6 +259,7 @@ export const ROUTES: RouteSpec[] = [
       404: E404,
       409: E409,
       ...AUTH_ERRORS,
+      503: ACTION_UNAVAILABLE,
     },
   },
   {
@@ -267,6 +287,7 @@ export const ROUTES: RouteSpec[] = [
       404: E404,
       409: error('Not refundable now: refund_in_progress while another refund is pending, amount_exceeds_refundable, refund_window_closed, payment_not_refundable'),
       ...AUTH_ERRORS,
+      503: ACTION_UNAVAILABLE,
     },
   },
   {
@@ -278,6 +299,7 @@ export const ROUTES: RouteSpec[] = [
     tags: ['operations'],
     auth: { scope: 'ops' },
     params: idParam,
+    headers: actionKeyHeader,
     body: reviewBody,
     responses: {
       200: { description: 'The payment after the decision', schema: payment },
@@ -286,6 +308,7 @@ export const ROUTES: RouteSpec[] = [
       404: error('No such payment'),
       409: E409,
       ...AUTH_ERRORS,
+      503: ACTION_UNAVAILABLE,
     },
   },
   ...(['encode', 'decode'] as const).map(
