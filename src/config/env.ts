@@ -73,6 +73,14 @@ export const envSchema = z.object({
   FRAUD_REVIEW_DEADLINE_HOURS: z.coerce.number().positive().max(24 * 14).default(24),
   SETTLEMENT_CUTOFF_UTC: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, 'must be HH:MM or HH:MM:SS (UTC)').default('22:00'),
   REFUND_WINDOW_DAYS: z.coerce.number().positive().max(3 * 365).default(180),
+  /**
+   * Payment workflows the payments worker keeps in memory between tasks (Temporal's sticky cache).
+   * 0 by default: with a cache, a worker killed with payments cached leaves their next tasks to time
+   * out on its sticky queue, and SDK 1.24 then groups the events around that timeout differently
+   * live and on replay, which stops a payment on a nondeterminism error (docs/replay.md). Without
+   * it every task replays the payment's history (a few ms for a payment's ~100 events).
+   */
+  PAYMENTS_WORKFLOW_CACHE_SIZE: z.coerce.number().int().min(0).max(100_000).default(0),
   /** A worker's Prometheus endpoint: http://<host>:METRICS_PORT/metrics. Unset: none. The API serves /metrics on PORT. */
   METRICS_PORT: port.optional(),
   /** Loopback port of the Temporal SDK's own exporter, re-served on METRICS_PORT. Default METRICS_PORT + 1. */

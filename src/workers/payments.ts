@@ -5,5 +5,10 @@ import { runWorkerProcess } from './run-worker';
 
 exitOnFailure(
   'worker:payments',
-  runWorkerProcess('payments', ({ metrics }) => ({ workflowsPath: require.resolve('../workflows'), sinks: metricsSinks(metrics) })),
+  runWorkerProcess('payments', ({ env, metrics }) => ({
+    workflowsPath: require.resolve('../workflows'),
+    sinks: metricsSinks(metrics),
+    // No sticky cache by default: see PAYMENTS_WORKFLOW_CACHE_SIZE (src/config/env.ts).
+    maxCachedWorkflows: env.PAYMENTS_WORKFLOW_CACHE_SIZE,
+  })),
 );

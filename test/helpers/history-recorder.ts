@@ -101,15 +101,19 @@ export class HistoryRecorder {
     return { events };
   }
 
-  /** Replaces every encrypted payload of the history, in place, by its plaintext. */
   private async decodePayloads(history: History, workflowId: string): Promise<void> {
-    const encrypted = payloadsIn(history).filter(isEncrypted);
-    const decoded = await this.codec.decode(encrypted);
-    encrypted.forEach((payload, i) => {
-      payload.metadata = decoded[i]!.metadata ?? {};
-      payload.data = decoded[i]!.data ?? new Uint8Array();
-    });
-    const left = payloadsIn(history).filter(isEncrypted).length;
-    if (left > 0) throw new Error(`${left} payload(s) of ${workflowId} are still encrypted after decoding (encrypted twice?)`);
+    await decodeHistoryPayloads(history, this.codec, workflowId);
   }
+}
+
+/** Replaces every encrypted payload of the history, in place, by its plaintext. */
+export async function decodeHistoryPayloads(history: History, codec: PayloadCodec, workflowId: string): Promise<void> {
+  const encrypted = payloadsIn(history).filter(isEncrypted);
+  const decoded = await codec.decode(encrypted);
+  encrypted.forEach((payload, i) => {
+    payload.metadata = decoded[i]!.metadata ?? {};
+    payload.data = decoded[i]!.data ?? new Uint8Array();
+  });
+  const left = payloadsIn(history).filter(isEncrypted).length;
+  if (left > 0) throw new Error(`${left} payload(s) of ${workflowId} are still encrypted after decoding (encrypted twice?)`);
 }

@@ -4,10 +4,13 @@ import fc from 'fast-check';
 import type { EffectiveFaults, FaultableOperation } from '../../src/acquirer/sandbox/faults';
 import type { LedgerEntry } from '../../src/acquirer/sandbox/ledger';
 import { paymentIdFor } from '../../src/api/payments/payment-service';
+import { EncryptionCodec } from '../../src/temporal/payload-codec';
 import { ALL_QUEUES, type TaskQueueName } from '../../src/temporal/task-queues';
 import { PAYMENT_STATUSES } from '../../src/workflows/payment/lifecycle';
 import type { GatewayStack } from './gateway-stack';
 import { auditLedger, isFinal, ledgerByPayment, type AuditedPayment, type Violation } from './ledger-audit';
+import { decodeHistoryPayloads } from './history-recorder';
+import { historyToJSON } from './history-json';
 import { ROOT } from './processes';
 import { TEST_CARDS, TEST_CVCS } from './test-cards';
 
@@ -974,13 +977,18 @@ async function waitForRest(models: PaymentModel[], r: PaymentReal): Promise<void
   }
 }
 
-/** The history of a payment that did not come to rest, for diagnosis (payloads stay encrypted; events show the path). */
+/**
+ * The history of a payment that did not come to rest, for diagnosis: decoded (the stack's key
+ * dies with it) and in the SDK's JSON form, so `Worker.runReplayHistory` can replay the file.
+ * The payloads carry references only, never card data (DESIGN.md §3).
+ */
 async function keepHistory(r: PaymentReal, id: string): Promise<void> {
   try {
     const history = await r.gateway.stack.client.workflow.getHandle(id).fetchHistory();
+    await decodeHistoryPayloads(history, new EncryptionCodec(r.gateway.stack.keys), id);
     const dir = path.join(ROOT, 'test-output', 'histories');
     fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, `${id}.json`), JSON.stringify(history, null, 1));
+    fs.writeFileSync(path.join(dir, `${id}.json`), historyToJSON(history));
   } catch {
     // best effort: the violation is reported either way
   }

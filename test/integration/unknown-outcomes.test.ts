@@ -317,4 +317,50 @@ describe('unknown outcomes: lost and late answers, cancels mid-call', () => {
     expect(authorization).toMatchObject({ card_exp: '11/2031' });
     await call('POST', `/v1/payments/${b}/review`, { operator: 'op_anna', body: { decision: 'reject' } });
   }, 90_000);
+  it('the payments worker dies while the capture answers late; a refund comes while none runs: decided once, and a fresh worker replays it', async () => {
+    // The model test found this: the capture's result lands on the dead worker's sticky queue and
+    // times out there, a refund arrives after that, and the next worker and a later replay saw the
+    // two in different workflow tasks (SDK 1.24): the replay refused the refund the live run had
+    // paid, and the payment stopped on a nondeterminism error (docs/replay.md).
+    await gateway.sandbox.setFaults({ lateAnswerRate: 1, lateAnswerMs: 5_000, operations: ['capture'] });
+    const id = await create(TEST_CARDS.visa, { amount: 4200 });
+    const deadline = Date.now() + 30_000;
+    while (!(await rows(id)).some((e) => e.kind === 'capture')) {
+      if (Date.now() > deadline) throw new Error('the capture never reached the acquirer');
+      await sleep(100);
+    }
+    await gateway.stack.workers.get('payments')!.stop('SIGKILL');
+    await gateway.sandbox.setFaults({});
+    // The late answer arrives, and a cached payment's next task would time out on the dead worker's queue.
+    await sleep(12_000);
+    const refund = await call('POST', `/v1/payments/${id}/refunds`, { merchant: 'm_unknown', headers: { 'Idempotency-Key': `dead-${id}` }, body: { amount: 1200 } });
+    // Nobody decides it while no payments worker runs: recorded, and the merchant is told to retry.
+    expect(refund.status).toBe(503);
+    await gateway.stack.startWorker('payments');
+    // The same request again reads its answer. The workflow decides it in the task that also
+    // carries the capture's result, before the main flow has taken that result: it is refused as
+    // not refundable yet (a 409 that changes nothing), and a new request then pays it.
+    const again = await call('POST', `/v1/payments/${id}/refunds`, { merchant: 'm_unknown', headers: { 'Idempotency-Key': `dead-${id}` }, body: { amount: 1200 } });
+    if (again.status === 409) {
+      expect(again.body.error.code).toBe('payment_not_refundable');
+      await waitFor(id, (v) => v.status === 'captured');
+      const anew = await call('POST', `/v1/payments/${id}/refunds`, { merchant: 'm_unknown', headers: { 'Idempotency-Key': `anew-${id}` }, body: { amount: 1200 } });
+      expect([201, 202]).toContain(anew.status);
+    } else {
+      expect([201, 202]).toContain(again.status);
+    }
+    const refunded = await waitFor(id, (v) => v.amount_refunded === 1200);
+    expect(refunded.status).toBe('partially_refunded');
+
+    // A fresh worker replays the whole history to take the next request.
+    await gateway.stack.workers.get('payments')!.stop('SIGKILL');
+    await gateway.stack.startWorker('payments');
+    const cancel = await call('POST', `/v1/payments/${id}/cancel`, { merchant: 'm_unknown', body: {} });
+    expect(cancel.status).toBe(409);
+    const history = (await gateway.stack.client.workflow.getHandle(id).fetchHistory()).events ?? [];
+    const failures = history.filter((e) => e.workflowTaskFailedEventAttributes).map((e) => e.workflowTaskFailedEventAttributes!.failure?.message);
+    expect(failures).toEqual([]);
+    expect((await get(id)).amount_refunded).toBe(1200);
+    expect(kinds(await rows(id))).toEqual(['authorization:approved', 'capture:succeeded', 'refund:succeeded']);
+  }, 120_000);
 });

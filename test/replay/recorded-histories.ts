@@ -3,8 +3,13 @@ import path from 'node:path';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import { historyFromJSON } from '../helpers/history-json';
 
-/** The committed histories (docs/replay.md); `npm run histories:record` rewrites them. */
+/** The committed histories of today's release (docs/replay.md); `npm run histories:record` rewrites them. */
 export const HISTORIES_DIR = path.join(__dirname, 'histories');
+/**
+ * Histories of the first release (requests as updates), frozen: never re-recorded, replayed for
+ * as long as payments it started may still be running (their refund window: 180 days).
+ */
+export const FIRST_RELEASE_DIR = path.join(__dirname, 'histories-first-release');
 
 export interface RecordedHistory {
   /** The file's name, e.g. `completed--tokenize.checkFraud…--1a2b3c4d.json`. */
@@ -19,7 +24,11 @@ export interface RecordedHistory {
  * Every recorded history, sorted by file name. Throws if there is none: a replay test that
  * replays nothing cannot fail, so an empty (or missing) directory is an error, not a pass.
  */
-export function recordedHistories(dir = HISTORIES_DIR): RecordedHistory[] {
+export function recordedHistories(dirs: string[] = [HISTORIES_DIR, FIRST_RELEASE_DIR]): RecordedHistory[] {
+  return dirs.flatMap((dir) => recordedHistoriesIn(dir));
+}
+
+function recordedHistoriesIn(dir: string): RecordedHistory[] {
   const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort() : [];
   if (files.length === 0) {
     throw new Error(`No recorded histories in ${dir}: run \`npm run histories:record\` and commit the files (docs/replay.md)`);
@@ -32,6 +41,6 @@ export function recordedHistories(dir = HISTORIES_DIR): RecordedHistory[] {
     } catch (err) {
       throw new Error(`${file} is not a history in the SDK's JSON form: ${(err as Error).message}`);
     }
-    return { file, workflowId: file.replace(/\.json$/, ''), json, history };
+    return { file: path.join(path.basename(dir), file), workflowId: file.replace(/\.json$/, ''), json, history };
   });
 }
