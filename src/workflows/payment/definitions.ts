@@ -6,13 +6,12 @@ import type { PaymentState } from './state';
  * operator asks for, and queries for the payment as the API shows it and for a request's answer.
  * Shared by the workflow and the API; nothing here may import Node modules.
  *
- * Why signals and not updates: a signal is an event in the history, ordered with the timers and
- * activity results around it, so a replay sees it exactly where the live run did. Update
- * acceptances are protocol messages whose place among the commands of a workflow task the SDK
- * (1.24) does not always reproduce on replay after a workflow worker is killed mid-task
- * (sdk-rust #943, #1146): the payment then stops on a nondeterminism error. docs/replay.md has
- * the history that showed it. The API signals a request with an id, then reads its answer
- * (accepted or refused, with the lifecycle's reason) with `requestAnswerQuery`.
+ * Why signals and not updates: a signal is an event in the history as soon as Temporal takes it,
+ * even while no payments worker runs, ordered with the timers and activity results around it,
+ * and decided once where it landed. An update needs a running worker to be accepted, and an
+ * accepted update can stay pending. The API signals a request with an id, then reads its answer
+ * (accepted or refused, with the lifecycle's reason) with `requestAnswerQuery`. (The payments
+ * worker's sticky cache is off for a related SDK defect: docs/replay.md.)
  */
 
 export interface CaptureRequest {
