@@ -14,7 +14,7 @@ export const FIRST_RELEASE_DIR = path.join(__dirname, 'histories-first-release')
 export interface RecordedHistory {
   /** The file's name, e.g. `completed--tokenize.checkFraud…--1a2b3c4d.json`. */
   file: string;
-  /** The file's name without `.json`: the workflow id the history is replayed under. */
+  /** Its directory and name without `.json` (unique across the directories): the workflow id it is replayed under. */
   workflowId: string;
   json: string;
   history: History;
@@ -41,6 +41,6 @@ function recordedHistoriesIn(dir: string): RecordedHistory[] {
     } catch (err) {
       throw new Error(`${file} is not a history in the SDK's JSON form: ${(err as Error).message}`);
     }
-    return { file: path.join(path.basename(dir), file), workflowId: file.replace(/\.json$/, ''), json, history };
+    return { file: path.join(path.basename(dir), file), workflowId: path.join(path.basename(dir), file.replace(/\.json$/, '')), json, history };
   });
 }

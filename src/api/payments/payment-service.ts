@@ -397,9 +397,13 @@ function unavailable(message = 'The payment could not be read in time; retry sho
   return new ApiError(503, 'api_error', 'payments_unavailable', message);
 }
 
-/** The answer of a request is read back often at first (most are decided in tens of ms), then every quarter second. */
-const FIRST_POLL_MS = 15;
-const MAX_POLL_MS = 250;
+/**
+ * The answer of a request is read back soon (most are decided in tens of ms), then less and less
+ * often: each read is a query the payments worker answers by replaying the payment (no sticky
+ * cache, docs/replay.md), so a wait of 10 s costs about a dozen replays, not hundreds.
+ */
+const FIRST_POLL_MS = 25;
+const MAX_POLL_MS = 1_000;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
