@@ -324,9 +324,12 @@ describe('unknown outcomes: lost and late answers, cancels mid-call', () => {
     // paid, and the payment stopped on a nondeterminism error (docs/replay.md).
     await gateway.sandbox.setFaults({ lateAnswerRate: 1, lateAnswerMs: 5_000, operations: ['capture'] });
     const id = await create(TEST_CARDS.visa, { amount: 4200 });
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + 60_000;
     while (!(await rows(id)).some((e) => e.kind === 'capture')) {
-      if (Date.now() > deadline) throw new Error('the capture never reached the acquirer');
+      if (Date.now() > deadline) {
+        const { body } = await gateway.request('GET', `/v1/payments/${id}`, { merchant: 'm_unknown' });
+        throw new Error(`the capture never reached the acquirer: ${JSON.stringify(body)}`);
+      }
       await sleep(100);
     }
     await gateway.stack.workers.get('payments')!.stop('SIGKILL');
