@@ -207,8 +207,9 @@ describe('acquirer faults: 30 % errors and some hangs', () => {
     expect(payments.filter((p) => p.closedAs).map((p) => `${label(p)}: ${p.closedAs}`)).toEqual([]);
     expect(payments.filter((p) => !RESTING.includes(p.final?.status ?? '')).map((p) => `${label(p)}: ${p.final?.status}`)).toEqual([]);
     // A manual payment that reached requires_capture was captured or canceled through the API, never left waiting:
-    // done (200), or accepted and acted on after the acquirer answered (202; its final state is checked below).
-    expect(payments.filter((p) => p.actedWith !== undefined && ![200, 202].includes(p.actedWith)).map((p) => `${label(p)}: capture/cancel answered ${p.actedWith}`)).toEqual([]);
+    // done (200), accepted and acted on after the acquirer answered (202), or recorded but not yet decided when the
+    // wait ran out (503 payments_unavailable: the payments worker was slow); its final state is checked below either way.
+    expect(payments.filter((p) => p.actedWith !== undefined && ![200, 202, 503].includes(p.actedWith)).map((p) => `${label(p)}: capture/cancel answered ${p.actedWith}`)).toEqual([]);
 
     const unavailable = payments.filter((p) => p.final!.status === 'failed' && isUnavailable(p.final!.failure));
     const wrong: string[] = [];
