@@ -11,8 +11,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { FEATURE_NAMES } from '../fraud/features';
 import { FraudModel, defaultModelFile } from '../fraud/model';
 import { MalformedInputError, ReplayFeatures, readTransactions } from '../fraud/replay';
+
+const BATCH = 256;
 
 const USAGE = 'usage: npm run --silent fraud:score -- --input <file.csv|file.csv.gz> --output <file.csv> [--model <artifact.json>] [--quiet]';
 
@@ -46,20 +49,33 @@ async function main(): Promise<number> {
   let rows = 0;
   const started = Date.now();
   let lastProgress = started;
+  // Features are computed row by row (each row changes the states the next one reads); scores, which
+  // change nothing, in batches (FraudModel.scoreBatch: the same numbers, twice as fast).
+  const width = FEATURE_NAMES.length;
+  const batch = new Float64Array(BATCH * width);
+  const scores = new Float64Array(BATCH);
+  const ids: string[] = [];
+  const flush = () => {
+    model.scoreBatch(batch, ids.length, scores);
+    for (let i = 0; i < ids.length; i++) buffer += `${ids[i]},${scores[i]}\n`;
+    ids.length = 0;
+    if (buffer.length > 1 << 20) {
+      fs.writeSync(out, buffer);
+      buffer = '';
+    }
+  };
   try {
     for await (const row of readTransactions(values.input)) {
-      const score = model.score(replay.features(row));
-      buffer += `${row.id},${score}\n`;
+      batch.set(replay.features(row), ids.length * width);
+      ids.push(row.id);
       rows++;
-      if (buffer.length > 1 << 20) {
-        fs.writeSync(out, buffer);
-        buffer = '';
-      }
+      if (ids.length === BATCH) flush();
       if (!values.quiet && (rows & 0x3fff) === 0 && Date.now() - lastProgress >= 2000) {
         lastProgress = Date.now();
         process.stderr.write(`fraud:score: ${rows} rows, ${Math.round(rows / ((lastProgress - started) / 1000))} rows/s\n`);
       }
     }
+    flush();
     fs.writeSync(out, buffer);
     fs.closeSync(out);
     fs.renameSync(temporary, values.output);

@@ -187,6 +187,34 @@ export class FraudModel {
     return sigmoid(this.raw(x));
   }
 
+  /**
+   * Probabilities of `rows` feature vectors laid end to end in `xs` (the replay's batches): tree by
+   * tree rather than row by row, so each tree stays in the CPU's cache while every row walks it. The
+   * same sums in the same order as `score`, so the same results to the bit.
+   */
+  scoreBatch(xs: Float64Array, rows: number, out: Float64Array): void {
+    const width = FEATURE_NAMES.length;
+    if (!this.plain || xs.some(Number.isNaN)) {
+      for (let r = 0; r < rows; r++) out[r] = this.score(xs.subarray(r * width, (r + 1) * width));
+      return;
+    }
+    const { roots, feature, threshold, left, right, value } = this;
+    out.fill(this.artifact.base_score, 0, rows);
+    for (let i = 0; i < roots.length; i++) {
+      const root = roots[i]!;
+      for (let r = 0, base = 0; r < rows; r++, base += width) {
+        let node = root;
+        let f = feature[node]!;
+        while (f >= 0) {
+          node = xs[base + f]! <= threshold[node]! ? left[node]! : right[node]!;
+          f = feature[node]!;
+        }
+        out[r]! += value[node]!;
+      }
+    }
+    for (let r = 0; r < rows; r++) out[r] = sigmoid(out[r]!);
+  }
+
   /** The probability and each feature's contribution (Saabas: the change of node output along the path). */
   explain(x: FeatureVector): ModelScore {
     const contributions = new Float64Array(x.length);

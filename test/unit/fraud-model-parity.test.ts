@@ -42,6 +42,17 @@ describe('fraud model parity with the trainer', () => {
     expect({ worst, worstRow, ok: worst <= 1e-6 }).toEqual({ worst, worstRow, ok: true });
   });
 
+  it('scoring in batches (the replay CLI) gives the same numbers to the bit', () => {
+    const width = FEATURE_NAMES.length;
+    const n = 1000;
+    const xs = new Float64Array(n * width);
+    rows.slice(0, n).forEach((r, i) => xs.set(r.slice(1, 1 + width), i * width));
+    const out = new Float64Array(n);
+    model.scoreBatch(xs, n, out);
+    const mismatches = rows.slice(0, n).filter((r, i) => out[i] !== model.score(Float64Array.from(r.slice(1, 1 + width))));
+    expect(mismatches).toHaveLength(0);
+  });
+
   it('explaining a score gives the same score, and contributions that add up to it', () => {
     for (const r of rows.slice(0, 500)) {
       const features = Float64Array.from(r.slice(1, 1 + FEATURE_NAMES.length));
