@@ -28,6 +28,11 @@ export interface FraudCheckInput {
   amount: number;
   currency: string;
   card: FraudCard;
+  /**
+   * The vault's token for the card, from which the fraud worker derives its internal card key
+   * (src/fraud/card-key.ts). Absent in checks scheduled before the model: the fingerprint stands in.
+   */
+  cardToken?: string;
 }
 
 /**
@@ -46,6 +51,7 @@ export const fraudCheckInputSchema = z.object({
     brand: z.string().min(1),
     issuingCountry: z.string().optional(),
   }),
+  cardToken: z.string().min(1).max(200).optional(),
 }) satisfies z.ZodType<FraudCheckInput>;
 
 export interface FraudReason {
@@ -59,8 +65,14 @@ export interface FraudDecision {
   decision: FraudOutcome;
   /** Every rule that fired, most severe first; empty when approved. */
   reasons: FraudReason[];
-  /** Reserved for the model's risk score; the rules engine leaves it out. */
+  /** The model's probability of fraud, 0 to 1 (absent when no model scored the payment). */
   score?: number;
+  /** The model artifact's version that gave `score`. */
+  modelVersion?: string;
+  /** For operations: the features that pushed the score most, in words, never identifiers. */
+  explanations?: { code: string; detail: string; contribution: number }[];
+  /** Epoch ms the features were read at (the payment's time for the model). */
+  scoredAt?: number;
 }
 
 /** The names rules report under, stable for dashboards and the review queue. */
@@ -71,6 +83,8 @@ export const FRAUD_RULES = {
   velocityFingerprint: 'velocity_fingerprint',
   velocityMerchant: 'velocity_merchant',
   sandboxReview: 'sandbox_review',
+  /** The model's score is at or above the review or decline threshold. */
+  modelScore: 'model_score',
 } as const;
 
 /** A test card the sandbox treats specially, recognised by BIN and last4 (the worker never sees the PAN). */
