@@ -1,10 +1,10 @@
-import path from 'node:path';
 import { FraudChecker } from '../../src/fraud/fraud-checker';
 import { FraudStore } from '../../src/fraud/fraud-store';
 import { DAY_MS, FEATURE_INDEX, LABEL_DELAY_MS } from '../../src/fraud/features';
 import { FraudModel, defaultModelFile } from '../../src/fraud/model';
 import { ReplayFeatures, readTransactions, type TransactionRow } from '../../src/fraud/replay';
 import { fraudRulesConfig, type FraudCheckInput } from '../../src/fraud/rules';
+import { SHARED_DATA } from '../helpers/fraud-data';
 import { postgresBackend, sqliteBackend, type Backend, type TestDatabase } from '../helpers/vault-backends';
 
 /**
@@ -13,7 +13,6 @@ import { postgresBackend, sqliteBackend, type Backend, type TestDatabase } from 
  * after their payments, give the same scores on SQLite and on PostgreSQL. And fraud reports raise a
  * merchant's risk.
  */
-export const SHARED_DATA = path.resolve(__dirname, '..', '..', '..', 'shared', 'data', 'fraud-sim', 'transactions-2018-04-01_2018-08-07.csv.gz');
 
 const backends: Backend[] = [sqliteBackend(), postgresBackend()];
 afterAll(async () => {

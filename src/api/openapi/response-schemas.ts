@@ -67,6 +67,7 @@ export const payment = z
         decision: z.enum(['approve', 'review', 'decline']),
         score: z.number().min(0).max(1).nullable().meta({ description: "The fraud model's probability of fraud; null when the rules decided alone" }),
         model_version: z.string().nullable().meta({ description: 'The model artifact that gave the score (models/fraud/<version>.json)' }),
+        scored_at: isoDateTime.nullable().meta({ description: 'When the model read the features (the payment\'s time for `npm run fraud:score`)' }),
         reason_codes: z.array(z.string()).meta({ description: 'Rules that fired (`blocklist`, `model_score`, …) and the features that pushed the score most' }),
         reasons: z.array(z.strictObject({ rule: z.string(), detail: z.string() })),
         reviewed_by: z.string().nullable(),
