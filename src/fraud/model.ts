@@ -250,8 +250,16 @@ function sigmoid(raw: number): number {
   return 1 / (1 + Math.exp(-raw));
 }
 
-/** The artifact in the repository the worker uses unless FRAUD_MODEL_FILE names another. */
-export const MODELS_DIR = path.resolve(__dirname, '..', '..', 'models', 'fraud');
+/** The repository (or image) root: the nearest folder above this file with the project's package.json (src/, dist/ and dist-bench/ alike). */
+function projectRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'models'))) return dir;
+    if (path.dirname(dir) === dir) return path.resolve(from, '..', '..');
+  }
+}
+
+/** The artifacts in the repository; the worker uses the newest unless FRAUD_MODEL_FILE names another. */
+export const MODELS_DIR = path.join(projectRoot(__dirname), 'models', 'fraud');
 
 /** The newest artifact under models/fraud (versions sort by their date prefix). */
 export function defaultModelFile(dir = MODELS_DIR): string {

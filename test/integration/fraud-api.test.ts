@@ -17,7 +17,7 @@ import { SHARED_DATA } from '../helpers/fraud-data';
 const ROWS = 300;
 
 let gateway: GatewayStack;
-let rows: TransactionRow[] = [];
+const rows: TransactionRow[] = [];
 const customers = new Map<string, number>();
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fraud-api-'));
 

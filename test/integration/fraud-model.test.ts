@@ -24,7 +24,7 @@ const model = FraudModel.load(defaultModelFile());
 const rules = fraudRulesConfig({ sandboxRules: false, fingerprintVelocityLimit: 1_000_000, merchantVelocityLimit: 1_000_000 });
 
 /** Every payment of 12 cards over 45 days: their history, labels and compromises included. */
-let rows: TransactionRow[] = [];
+const rows: TransactionRow[] = [];
 beforeAll(async () => {
   const cards = new Set(['2', '17', '96', '134', '218', '301', '402', '555', '777', '1024', '2048', '4095']);
   const start = Date.parse('2018-05-01T00:00:00Z');
