@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# npm run fraud:train [-- --from-gateway] [-- --input <csv.gz>]
+# npm run fraud:train [-- --from-gateway] [-- --input <csv.gz>] [-- --check]
 #
 # 1. a project-local Python environment (.tools/fraud-venv) with the pinned libraries of ml/requirements.txt;
 # 2. the features of every row, computed by the TypeScript pipeline the worker uses (src/cli/fraud-export.ts);
 # 3. ml/train.py: validation folds, the model family, thresholds, models/fraud/<version>.json and the
 #    parity fixture test/fixtures/fraud/parity-scores.csv.gz.
+# With --check (CI), nothing is written: the newest artifact must be reproduced exactly.
 # With --from-gateway, the rows come from the gateway's own fraud tables (DATABASE_URL or DATA_DIR),
 # labelled by fraud reports (src/cli/fraud-gateway-export.ts).
 set -euo pipefail
@@ -18,6 +19,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --from-gateway) from_gateway=1 ;;
     --input) input="$2"; shift ;;
+    --check) check=1 ;;
     *) echo "fraud:train: unknown option $1 (use --from-gateway or --input <file>)" >&2; exit 2 ;;
   esac
   shift
@@ -44,6 +46,13 @@ if [ "${from_gateway:-}" = 1 ]; then
 fi
 echo "fraud:train: features from $input (TypeScript pipeline)"
 nice -n 10 node dist/cli/fraud-export.js --input "$input" --output "$work"
+if [ "${check:-}" = 1 ]; then
+  # CI: the committed artifact is what this script produces (its candidate only, not the whole search).
+  artifact=$(ls models/fraud/*.json | sort | tail -1)
+  OMP_NUM_THREADS=1 nice -n 10 "$venv/bin/python" ml/train.py --features "$work" --models models/fraud \
+    --fixture test/fixtures/fraud/parity-scores.csv.gz --source "$source_name" --check "$artifact"
+  exit $?
+fi
 # One thread: the machines are shared (and one thread makes LightGBM's result reproducible).
 OMP_NUM_THREADS=1 nice -n 10 "$venv/bin/python" ml/train.py --features "$work" --models models/fraud \
   --fixture test/fixtures/fraud/parity-scores.csv.gz --source "$source_name" $folds

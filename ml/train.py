@@ -224,6 +224,7 @@ def main():
     p.add_argument("--review-budget", type=float, default=0.01)
     p.add_argument("--decline-precision", type=float, default=0.95)
     p.add_argument("--source", default="shared data")
+    p.add_argument("--check", metavar="ARTIFACT", help="retrain only ARTIFACT's candidate and fail unless the result is identical (CI)")
     args = p.parse_args()
 
     t0 = time.time()
@@ -245,7 +246,14 @@ def main():
         starts = [utc_ms(s) for s in args.folds.split(",")]
     results = {}
     pooled = {}
-    for name, cand in CANDIDATES.items():
+    committed = None
+    candidates = CANDIDATES
+    if args.check:
+        with open(args.check) as f:
+            committed = json.load(f)
+        chosen_name = next(k for k in CANDIDATES if committed["version"].endswith(f"-{k}-{committed['version'].rsplit('-', 1)[1]}"))
+        candidates = {chosen_name: CANDIDATES[chosen_name]}
+    for name, cand in candidates.items():
         per_fold = []
         pooled_scores, pooled_labels = [], []
         for start in starts:
@@ -264,7 +272,7 @@ def main():
         print(f"  {name:22} AUC {mean['auc_roc']:.3f}  AP {mean['average_precision']:.3f}  CP@100 {mean['card_precision_at_100']:.3f}   ({time.time() - t0:.0f} s)", flush=True)
 
     ceiling = float(np.mean([card_precision_at_k(folds.day[folds.test(s)], folds.card[folds.test(s)], folds.label[folds.test(s)], folds.label[folds.test(s)]) for s in starts]))
-    trees_only = {k: v for k, v in results.items() if CANDIDATES[k]["family"] == "lightgbm"}
+    trees_only = {k: v for k, v in results.items() if candidates[k]["family"] == "lightgbm"}
     best = max(trees_only, key=lambda k: trees_only[k]["mean"]["average_precision"])
     chosen = CANDIDATES[best]
     val = results[best]
@@ -305,6 +313,12 @@ def main():
             "published": {"xgboost_handbook": PUBLISHED, "goal": GOAL},
         },
     }
+    if committed is not None:
+        # The candidates' table is the full run's; everything else must come out the same, to the bit.
+        artifact["validation"]["candidates"] = committed["validation"]["candidates"]
+        same = json.dumps(artifact, sort_keys=True) == json.dumps(committed, sort_keys=True)
+        print(f"fraud:train --check: retrained {version}: {'identical to' if same else 'DIFFERENT from'} {args.check}  ({time.time() - t0:.0f} s)")
+        return 0 if same else 1
     os.makedirs(args.models, exist_ok=True)
     out = os.path.join(args.models, f"{version}.json")
     with open(out, "w") as f:

@@ -8,6 +8,7 @@ import {
   DEFAULT_FRAUD_RULES_CONFIG,
   FRAUD_RULES,
   evaluateFraudRules,
+  isSandboxTestCard,
   type FraudCheckInput,
   type FraudDecision,
   type FraudOutcome,
@@ -113,7 +114,8 @@ export class FraudChecker {
           const explained = this.model.explain(features);
           score = explained.score;
           explanations = explain(features, explained.contributions);
-          decision = combine(ruled, score, this.thresholds, this.model.version);
+          // A sandbox test card keeps its documented outcome (rules.ts, SANDBOX_TEST_CARDS): the score is shown, not applied.
+          decision = isSandboxTestCard(input.card, this.rules) ? ruled : combine(ruled, score, this.thresholds, this.model.version);
           recordPayment(card, tx, true);
           recordPayment(merchant, tx, false);
           await store.features.saveState(entities[0]!, card, at);

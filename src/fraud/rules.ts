@@ -100,6 +100,25 @@ export const SANDBOX_CARDS: readonly SandboxCard[] = [
   { bin: '400000', last4: '4954', treatment: 'review' },
 ];
 
+/**
+ * Every test card of the acquirer sandbox (README, "Test cards"), by BIN and last4. In sandbox mode
+ * their documented outcomes hold: the model scores them (the score is shown) but does not decide for
+ * them, so that a test or a demo gets what the table says whatever the card's history.
+ */
+export const SANDBOX_TEST_CARDS: readonly { bin: string; last4: string }[] = [
+  { bin: '424242', last4: '4242' },
+  { bin: '555555', last4: '4444' },
+  { bin: '378282', last4: '0005' },
+  { bin: '601111', last4: '1117' },
+  ...['0002', '9995', '0127', '0069', '0119', '0259', '0341', '4954'].map((last4) => ({ bin: '400000', last4 })),
+  { bin: '410000', last4: '0019' },
+];
+
+/** Whether the model's answer is advisory only for this card: a sandbox test card in sandbox mode. */
+export function isSandboxTestCard(card: Pick<FraudCard, 'bin' | 'last4'>, config: Pick<FraudRulesConfig, 'sandboxRules'>): boolean {
+  return config.sandboxRules && SANDBOX_TEST_CARDS.some((c) => card.bin.startsWith(c.bin) && card.last4 === c.last4);
+}
+
 const positiveInt = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
 export const fraudRulesConfigSchema = z

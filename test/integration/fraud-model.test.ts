@@ -98,6 +98,26 @@ describe.each(backends.map((b) => [b.name, b] as const))('fraud model in the liv
     expect(states.get('merchant:m_t9')!.n).toEqual([1]);
   });
 
+  it("in sandbox mode the acquirer's test cards keep their documented outcomes: scored, not decided by the model", async () => {
+    const sandbox = new FraudChecker(store, { rules: fraudRulesConfig({ sandboxRules: true, fingerprintVelocityLimit: 1_000_000 }), model, now: () => clock });
+    const start = Date.parse('2018-06-01T09:00:00Z');
+    const run = async (card: { bin: string; last4: string }, tag: string) => {
+      const decisions = [];
+      for (let i = 0; i < 20; i++) {
+        clock = start + i * 60_000;
+        const input = { ...inputOf({ line: 2, id: `${tag}_${i}`, at: clock, customer: tag, terminal: tag, amountMinor: [2000, 1999, 5000, 20_000, 1000][i % 5]!, fraud: 0 }) };
+        decisions.push(await sandbox.check({ ...input, card: { ...input.card, ...card } }));
+      }
+      return decisions;
+    };
+    const testCard = await run({ bin: '424242', last4: '4242' }, 'sandbox');
+    expect(testCard.every((d) => d.decision === 'approve' && typeof d.score === 'number')).toBe(true);
+    // The same history on a card that is not a test card: the model decides (the 10x amounts stand out).
+    const other = await run({ bin: '400001', last4: '1234' }, 'other');
+    expect(other.some((d) => d.reasons.some((r) => r.rule === 'model_score'))).toBe(true);
+    expect(other.map((d) => d.score)).toEqual(testCard.map((d) => d.score));
+  });
+
   it("reporting a merchant's payments raises its risk and the score of its next payments; reporting twice changes nothing", async () => {
     const fraud = checker();
     const merchant = 'm_compromised';
