@@ -35,6 +35,9 @@ export interface ReviewItem {
   };
 }
 
+/** How long POST /v1/fraud/reports waits for the fraud worker. */
+const REPORT_WAIT_MS = 10_000;
+
 /** The review queue is small (at most the review budget of a deadline's worth of payments); beyond this, refuse to guess. */
 const MAX_QUEUE = 10_000;
 
@@ -58,7 +61,7 @@ export class FraudOpsService {
       if (err instanceof WorkflowNotFoundError) throw new ApiError(404, 'not_found_error', 'payment_not_found', `No payment ${paymentId}`, 'payment');
       throw err;
     }
-    const result = await this.client.workflow.execute<typeof fraudReportWorkflow>('fraudReportWorkflow', {
+    const run = this.client.workflow.execute<typeof fraudReportWorkflow>('fraudReportWorkflow', {
       workflowId: `fraud-report-${paymentId}`,
       taskQueue: TASK_QUEUES.payments,
       // Two reports racing share one run; a report after the first completed runs again and finds it.
@@ -67,6 +70,18 @@ export class FraudOpsService {
       workflowExecutionTimeout: '2 minutes',
       args: [{ paymentId, reportedBy: operator, ...(reason ? { reason } : {}) }],
     });
+    // The fraud worker down: answer in bounded time. The report may still be recorded; repeating it is safe.
+    run.catch(() => undefined); // a late failure after the timeout is nobody's to handle
+    let timer: NodeJS.Timeout | undefined;
+    const result = await Promise.race([
+      run,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new ApiError(503, 'api_error', 'fraud_unavailable', 'The fraud worker did not record the report in time; repeat the same request (reports are idempotent)')),
+          REPORT_WAIT_MS,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
     const created = result.status === 'recorded';
     if (created) await this.audit.append({ actor: operator, action: 'fraud.report', paymentId, outcome: 'success', details: { scored: result.scored } });
     return { created, report: reportView(result) };
