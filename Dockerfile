@@ -13,6 +13,8 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The fraud worker's model artifacts (src/fraud/model.ts reads the newest).
+COPY models ./models
 RUN mkdir -p /data && chown node:node /data
 USER node
 ENV DATA_DIR=/data

@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import type { FraudChecker } from '../fraud/fraud-checker';
+import { z } from 'zod';
+import type { FraudChecker, ReportOutcome } from '../fraud/fraud-checker';
 import { fraudCheckInputSchema, type FraudCheckInput, type FraudDecision } from '../fraud/rules';
 import { createReadinessActivities } from './readiness';
 
@@ -9,9 +10,29 @@ export interface FraudActivityDependencies {
   checker: FraudChecker;
 }
 
+export const fraudReportInputSchema = z.object({
+  paymentId: z.string().min(1).max(200),
+  reason: z.string().max(500).optional(),
+  reportedBy: z.string().min(1).max(200),
+});
+export type FraudReportActivityInput = z.infer<typeof fraudReportInputSchema>;
+
+export interface FraudReportResult {
+  paymentId: string;
+  /** `recorded`: this call recorded it; `already_reported`: it was reported before (the first report stands). */
+  status: 'recorded' | 'already_reported';
+  /** Whether the payment had been scored, so that the report changed its card's and merchant's features. */
+  scored: boolean;
+  reason?: string;
+  reportedBy: string;
+  /** ISO time of the (first) report. */
+  reportedAt: string;
+}
+
 /**
- * Activities of the fraud task queue (DESIGN.md §2): the rules engine today, the model later.
- * They see the vault's public card metadata only (fingerprint, BIN, last4), never card data.
+ * Activities of the fraud task queue (DESIGN.md §2): the fraud check (rules, then the model over the
+ * feature store) and fraud reports (labels). They see the vault's public card metadata and the
+ * card's token (hashed at once into the internal card key), never card data.
  */
 export function createFraudActivities(deps: FraudActivityDependencies) {
   return {
@@ -22,15 +43,33 @@ export function createFraudActivities(deps: FraudActivityDependencies) {
      * failure; a database error is a failure Temporal retries, and a retry returns the first answer.
      */
     async checkFraud(input: FraudCheckInput): Promise<FraudDecision> {
-      const parsed = fraudCheckInputSchema.safeParse(input);
-      if (!parsed.success) {
-        // A malformed input is a bug in the caller that no retry fixes. Zod's messages name fields, not values.
-        const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ');
-        throw ApplicationFailure.nonRetryable(`Invalid fraud check input: ${issues}`, 'InvalidFraudCheckInput');
-      }
-      return deps.checker.check(parsed.data);
+      return deps.checker.check(parse(fraudCheckInputSchema, input, 'fraud check'));
+    },
+
+    /** Records a fraud label; reporting twice is the same report. */
+    async reportFraud(input: FraudReportActivityInput): Promise<FraudReportResult> {
+      const outcome: ReportOutcome = await deps.checker.report(parse(fraudReportInputSchema, input, 'fraud report'));
+      const { report } = outcome;
+      return {
+        paymentId: report.paymentId,
+        status: outcome.status === 'already_reported' ? 'already_reported' : 'recorded',
+        scored: outcome.status !== 'recorded_unscored',
+        ...(report.reason ? { reason: report.reason } : {}),
+        reportedBy: report.reportedBy,
+        reportedAt: new Date(report.reportedAt).toISOString(),
+      };
     },
   };
+}
+
+/** A malformed input is a bug in the caller that no retry fixes. Zod's messages name fields, not values. */
+function parse<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ');
+    throw ApplicationFailure.nonRetryable(`Invalid ${what} input: ${issues}`, what === 'fraud check' ? 'InvalidFraudCheckInput' : 'InvalidFraudReportInput');
+  }
+  return parsed.data;
 }
 
 export type FraudActivities = ReturnType<typeof createFraudActivities>;

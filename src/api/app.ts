@@ -16,6 +16,8 @@ import { docsRoutes } from './routes/docs';
 import { healthRoutes } from './routes/health';
 import { paymentRoutes } from './routes/payments';
 import type { PaymentService } from './payments/payment-service';
+import type { FraudOpsService } from './fraud/fraud-ops-service';
+import { fraudRoutes } from './routes/fraud';
 
 export interface AppDependencies {
   client: Client;
@@ -26,6 +28,8 @@ export interface AppDependencies {
   /** Origins allowed to call the codec endpoint from a browser: the Web UI's. */
   codecAllowedOrigins: string[];
   payments: PaymentService;
+  /** Fraud reports and the review queue (operations). */
+  fraud: FraudOpsService;
   /** Verifies bearer tokens (src/api/auth); every /v1 and /codec request is authenticated. */
   authenticate: RequestHandler;
   /** The same verifier, for the operators' browser sign-in (./routes/ops-session.ts). */
@@ -57,6 +61,7 @@ export function createApp(deps: AppDependencies): Express {
   app.use(express.json({ limit: '16kb' }));
   app.use('/v1', deps.authenticate, merchantRateLimit(deps.rateLimitPerMinute ?? 600));
   app.use(paymentRoutes(deps.payments));
+  app.use(fraudRoutes(deps.fraud));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));
   return app;

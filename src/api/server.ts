@@ -19,6 +19,7 @@ import { authenticate } from './auth/middleware';
 import { loadAuthConfig } from './auth/auth-config';
 import { createTokenVerifier } from './auth/verify-token';
 import { PaymentService } from './payments/payment-service';
+import { FraudOpsService } from './fraud/fraud-ops-service';
 import { paymentPolicy } from './payments/policy';
 import { createApp } from './app';
 
@@ -43,6 +44,7 @@ async function main(): Promise<void> {
     codec: new EncryptionCodec(keys),
     codecAllowedOrigins: env.CODEC_CORS_ORIGINS ?? [`http://localhost:${env.TEMPORAL_UI_PORT}`, `http://127.0.0.1:${env.TEMPORAL_UI_PORT}`],
     payments,
+    fraud: new FraudOpsService(client, audit),
     metrics: new Metrics(),
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     verifier,

@@ -13,6 +13,7 @@ export type AuditAction =
   | 'payment.cancel'
   | 'payment.refund'
   | 'review.decision'
+  | 'fraud.report'
   | 'auth.failure';
 
 export interface AuditEntry {

@@ -1,44 +1,205 @@
+import { cardKeyOf } from './card-key';
+import { explain } from './explanations';
+import { cardEntity, merchantEntity, type FraudExplanation, type ReportRecord } from './feature-store';
+import { computeFeatures, recordFraudReport, recordPayment } from './features';
 import type { FraudStore } from './fraud-store';
-import { DEFAULT_FRAUD_RULES_CONFIG, evaluateFraudRules, type FraudCheckInput, type FraudDecision, type FraudRulesConfig } from './rules';
+import type { FraudModel } from './model';
+import {
+  DEFAULT_FRAUD_RULES_CONFIG,
+  FRAUD_RULES,
+  evaluateFraudRules,
+  isSandboxTestCard,
+  type FraudCheckInput,
+  type FraudDecision,
+  type FraudOutcome,
+  type FraudReason,
+  type FraudRulesConfig,
+} from './rules';
+
+/** Score thresholds: the artifact's (chosen for the review budget), or the configuration's. */
+export interface ModelThresholds {
+  review: number;
+  decline: number;
+}
+
+export interface FraudCheckerOptions {
+  rules?: FraudRulesConfig;
+  /** Without a model the rules decide alone (as before the model existed). */
+  model?: FraudModel;
+  /** Overrides the artifact's thresholds (FRAUD_REVIEW_SCORE, FRAUD_DECLINE_SCORE). */
+  thresholds?: Partial<ModelThresholds>;
+  now?: () => number;
+  /** Called once per payment scored (not for a retry that finds its first answer): metrics. */
+  onScored?: (score: number, decision: FraudOutcome, modelVersion: string) => void;
+}
+
+export type ReportOutcome =
+  | { status: 'recorded'; report: ReportRecord }
+  | { status: 'already_reported'; report: ReportRecord }
+  /** The payment was never checked (it failed before the fraud check): recorded, but no features change. */
+  | { status: 'recorded_unscored'; report: ReportRecord };
+
+const SEVERITY: Record<FraudOutcome, number> = { approve: 0, review: 1, decline: 2 };
 
 /**
- * The fraud check of one payment: reads the card's and the merchant's recent history and the
- * blocklist, applies the rules, and records the check so that the next payment counts it.
+ * The fraud check of one payment. The rules stay a first line (blocklist, hard amount limits,
+ * velocity, the sandbox's cards); the model scores every payment from the card's and the merchant's
+ * feature states; the more severe of the two answers decides. The check, the score and the updated
+ * states are written in one transaction, so the next payment sees this one.
  *
- * Idempotent per payment: a payment already checked gets its recorded decision back, so an activity
+ * Idempotent per payment: a payment already checked gets its recorded answer back, so an activity
  * retried after a crash (decision committed, result lost) neither counts twice nor changes its mind.
  */
 export class FraudChecker {
+  private readonly rules: FraudRulesConfig;
+  private readonly now: () => number;
+  readonly thresholds: ModelThresholds | undefined;
+
   constructor(
     private readonly store: FraudStore,
-    private readonly config: FraudRulesConfig = DEFAULT_FRAUD_RULES_CONFIG,
-    private readonly now: () => number = Date.now,
-  ) {}
+    options: FraudCheckerOptions | FraudRulesConfig = {},
+    now?: () => number,
+  ) {
+    // The rules-only signature (store, config, now) of the first version stays valid.
+    const opts: FraudCheckerOptions = 'declineAmount' in options ? { rules: options, ...(now ? { now } : {}) } : options;
+    this.rules = opts.rules ?? DEFAULT_FRAUD_RULES_CONFIG;
+    this.now = opts.now ?? now ?? Date.now;
+    this.model = opts.model;
+    this.onScored = opts.onScored;
+    this.thresholds = opts.model
+      ? {
+          review: opts.thresholds?.review ?? opts.model.artifact.thresholds.review,
+          decline: opts.thresholds?.decline ?? opts.model.artifact.thresholds.decline,
+        }
+      : undefined;
+  }
+
+  private readonly model: FraudModel | undefined;
+  private readonly onScored: FraudCheckerOptions['onScored'];
+
+  get modelVersion(): string | undefined {
+    return this.model?.version;
+  }
 
   check(input: FraudCheckInput): Promise<FraudDecision> {
-    return this.store.withTransaction(async (store) => {
-      await store.lockFingerprint(input.card.fingerprint);
-      const previous = await store.findCheck(input.paymentId);
-      if (previous) return { decision: previous.decision, reasons: previous.reasons };
+    let scored: { score: number; decision: FraudOutcome; version: string } | undefined;
+    return this.store
+      .withTransaction(async (store) => {
+        await store.lockFingerprint(input.card.fingerprint);
+        const cardKey = input.cardToken ? cardKeyOf(input.cardToken) : `fp:${input.card.fingerprint}`;
+        const entities = [cardEntity(cardKey), merchantEntity(input.merchantId)];
+        if (this.model) await store.features.lockEntities(entities);
+        const previous = await store.findCheck(input.paymentId);
+        if (previous) {
+          const score = await store.features.findScore(input.paymentId);
+          return withModel({ decision: previous.decision, reasons: previous.reasons }, score);
+        }
 
-      const at = this.now();
-      const context = {
-        blocklisted: await store.isBlocklisted(input.card.fingerprint),
-        recentByFingerprint: await store.countRecentByFingerprint(input.card.fingerprint, at - this.config.fingerprintWindowMs, input.paymentId),
-        recentByMerchant: await store.countRecentByMerchant(input.merchantId, at - this.config.merchantWindowMs, input.paymentId),
-      };
-      const decision = evaluateFraudRules(input, context, this.config);
-      await store.recordCheck({
-        paymentId: input.paymentId,
-        fingerprint: input.card.fingerprint,
-        merchantId: input.merchantId,
-        amount: input.amount,
-        currency: input.currency,
-        decision: decision.decision,
-        reasons: decision.reasons,
-        at,
+        const at = this.now();
+        const context = {
+          blocklisted: await store.isBlocklisted(input.card.fingerprint),
+          recentByFingerprint: await store.countRecentByFingerprint(input.card.fingerprint, at - this.rules.fingerprintWindowMs, input.paymentId),
+          recentByMerchant: await store.countRecentByMerchant(input.merchantId, at - this.rules.merchantWindowMs, input.paymentId),
+        };
+        const ruled = evaluateFraudRules(input, context, this.rules);
+        let decision: FraudDecision = ruled;
+        let explanations: FraudExplanation[] = [];
+        let score: number | undefined;
+        if (this.model && this.thresholds) {
+          const states = await store.features.loadStates(entities);
+          const card = states.get(entities[0]!)!;
+          const merchant = states.get(entities[1]!)!;
+          const tx = { at, amountMinor: input.amount };
+          const features = computeFeatures(tx, card, merchant);
+          const explained = this.model.explain(features);
+          score = explained.score;
+          explanations = explain(features, explained.contributions);
+          // A sandbox test card keeps its documented outcome (rules.ts, SANDBOX_TEST_CARDS): the score is shown, not applied.
+          decision = isSandboxTestCard(input.card, this.rules) ? ruled : combine(ruled, score, this.thresholds, this.model.version);
+          recordPayment(card, tx, true);
+          recordPayment(merchant, tx, false);
+          await store.features.saveState(entities[0]!, card, at);
+          await store.features.saveState(entities[1]!, merchant, at);
+          await store.features.recordScore({
+            paymentId: input.paymentId,
+            cardKey,
+            merchantId: input.merchantId,
+            amount: input.amount,
+            currency: input.currency,
+            scoredAt: at,
+            score,
+            modelVersion: this.model.version,
+            features: [...features],
+            explanations,
+          });
+          scored = { score, decision: decision.decision, version: this.model.version };
+        }
+        await store.recordCheck({
+          paymentId: input.paymentId,
+          fingerprint: input.card.fingerprint,
+          merchantId: input.merchantId,
+          amount: input.amount,
+          currency: input.currency,
+          decision: decision.decision,
+          reasons: decision.reasons,
+          at,
+        });
+        return score === undefined ? decision : { ...decision, score, modelVersion: this.model!.version, explanations, scoredAt: at };
+      })
+      .then((decision) => {
+        if (scored) this.onScored?.(scored.score, scored.decision, scored.version);
+        return decision;
       });
-      return decision;
+  }
+
+  /**
+   * A fraud label (chargeback, cardholder claim): counts from now on in the features of the card and
+   * the merchant of the payment. Reporting a payment twice changes nothing the second time.
+   */
+  report(input: { paymentId: string; reason?: string; reportedBy: string }): Promise<ReportOutcome> {
+    return this.store.withTransaction(async (store) => {
+      const existing = await store.features.findReport(input.paymentId);
+      if (existing) return { status: 'already_reported', report: existing };
+      const report: ReportRecord = { paymentId: input.paymentId, reportedBy: input.reportedBy, reportedAt: this.now(), ...(input.reason ? { reason: input.reason } : {}) };
+      const scored = await store.features.findScore(input.paymentId);
+      if (!scored) {
+        await store.features.recordReport(report);
+        return { status: 'recorded_unscored', report };
+      }
+      const entities = [cardEntity(scored.cardKey), merchantEntity(scored.merchantId)];
+      await store.features.lockEntities(entities);
+      if (!(await store.features.recordReport(report))) {
+        return { status: 'already_reported', report: (await store.features.findReport(input.paymentId))! };
+      }
+      const states = await store.features.loadStates(entities);
+      for (const entity of entities) {
+        const state = states.get(entity)!;
+        recordFraudReport(state, scored.scoredAt, report.reportedAt);
+        await store.features.saveState(entity, state, report.reportedAt);
+      }
+      return { status: 'recorded', report };
     });
   }
+}
+
+/** The more severe of the rules' answer and the model's; the rules' reasons first, then the model's. */
+function combine(ruled: FraudDecision, score: number, thresholds: ModelThresholds, version: string): FraudDecision {
+  const byModel: FraudOutcome = score >= thresholds.decline ? 'decline' : score >= thresholds.review ? 'review' : 'approve';
+  const reasons: FraudReason[] = [...ruled.reasons];
+  if (byModel !== 'approve') {
+    const threshold = byModel === 'decline' ? thresholds.decline : thresholds.review;
+    const reason = {
+      rule: FRAUD_RULES.modelScore,
+      detail: `fraud score ${score.toFixed(4)} is at or above the ${byModel} threshold ${threshold.toFixed(4)} (model ${version})`,
+    };
+    // Most severe first, as the rules order theirs.
+    if (SEVERITY[byModel] > SEVERITY[ruled.decision]) reasons.unshift(reason);
+    else reasons.push(reason);
+  }
+  const decision = SEVERITY[byModel] > SEVERITY[ruled.decision] ? byModel : ruled.decision;
+  return { decision, reasons };
+}
+
+function withModel(decision: FraudDecision, score: { score: number; modelVersion: string; explanations: FraudExplanation[]; scoredAt: number } | undefined): FraudDecision {
+  return score ? { ...decision, score: score.score, modelVersion: score.modelVersion, explanations: score.explanations, scoredAt: score.scoredAt } : decision;
 }

@@ -1,4 +1,5 @@
 import type { Db } from '../storage/db';
+import { FeatureStore } from './feature-store';
 import type { FraudOutcome, FraudReason } from './rules';
 
 /** One fraud check as recorded: what velocity counts, and the answer a retry gets back. */
@@ -41,6 +42,11 @@ const FINGERPRINT_LOCK_CLASS = 7_301;
  */
 export class FraudStore {
   constructor(private readonly db: Db) {}
+
+  /** The model's feature states, scores and reports, in the same database (and transaction). */
+  get features(): FeatureStore {
+    return new FeatureStore(this.db);
+  }
 
   /** Runs `work` in one transaction, with a store bound to it. */
   withTransaction<T>(work: (store: FraudStore) => Promise<T>): Promise<T> {

@@ -28,6 +28,11 @@ export interface FraudCheckInput {
   amount: number;
   currency: string;
   card: FraudCard;
+  /**
+   * The vault's token for the card, from which the fraud worker derives its internal card key
+   * (src/fraud/card-key.ts). Absent in checks scheduled before the model: the fingerprint stands in.
+   */
+  cardToken?: string;
 }
 
 /**
@@ -46,6 +51,7 @@ export const fraudCheckInputSchema = z.object({
     brand: z.string().min(1),
     issuingCountry: z.string().optional(),
   }),
+  cardToken: z.string().min(1).max(200).optional(),
 }) satisfies z.ZodType<FraudCheckInput>;
 
 export interface FraudReason {
@@ -59,8 +65,14 @@ export interface FraudDecision {
   decision: FraudOutcome;
   /** Every rule that fired, most severe first; empty when approved. */
   reasons: FraudReason[];
-  /** Reserved for the model's risk score; the rules engine leaves it out. */
+  /** The model's probability of fraud, 0 to 1 (absent when no model scored the payment). */
   score?: number;
+  /** The model artifact's version that gave `score`. */
+  modelVersion?: string;
+  /** For operations: the features that pushed the score most, in words, never identifiers. */
+  explanations?: { code: string; detail: string; contribution: number }[];
+  /** Epoch ms the features were read at (the payment's time for the model). */
+  scoredAt?: number;
 }
 
 /** The names rules report under, stable for dashboards and the review queue. */
@@ -71,6 +83,8 @@ export const FRAUD_RULES = {
   velocityFingerprint: 'velocity_fingerprint',
   velocityMerchant: 'velocity_merchant',
   sandboxReview: 'sandbox_review',
+  /** The model's score is at or above the review or decline threshold. */
+  modelScore: 'model_score',
 } as const;
 
 /** A test card the sandbox treats specially, recognised by BIN and last4 (the worker never sees the PAN). */
@@ -85,6 +99,25 @@ export const SANDBOX_CARDS: readonly SandboxCard[] = [
   { bin: '410000', last4: '0019', treatment: 'blocklist' },
   { bin: '400000', last4: '4954', treatment: 'review' },
 ];
+
+/**
+ * Every test card of the acquirer sandbox (README, "Test cards"), by BIN and last4. In sandbox mode
+ * their documented outcomes hold: the model scores them (the score is shown) but does not decide for
+ * them, so that a test or a demo gets what the table says whatever the card's history.
+ */
+export const SANDBOX_TEST_CARDS: readonly { bin: string; last4: string }[] = [
+  { bin: '424242', last4: '4242' },
+  { bin: '555555', last4: '4444' },
+  { bin: '378282', last4: '0005' },
+  { bin: '601111', last4: '1117' },
+  ...['0002', '9995', '0127', '0069', '0119', '0259', '0341', '4954'].map((last4) => ({ bin: '400000', last4 })),
+  { bin: '410000', last4: '0019' },
+];
+
+/** Whether the model's answer is advisory only for this card: a sandbox test card in sandbox mode. */
+export function isSandboxTestCard(card: Pick<FraudCard, 'bin' | 'last4'>, config: Pick<FraudRulesConfig, 'sandboxRules'>): boolean {
+  return config.sandboxRules && SANDBOX_TEST_CARDS.some((c) => card.bin.startsWith(c.bin) && card.last4 === c.last4);
+}
 
 const positiveInt = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { InjectedSinks } from '@temporalio/worker';
 import type { Sinks } from '@temporalio/workflow';
 import type { FraudDecision } from '../fraud/rules';
@@ -98,6 +98,28 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly fraudScores = new Histogram({
+    name: 'fraud_model_score',
+    help: 'Fraud scores (probability of fraud, 0 to 1) given by the model, by model version.',
+    labelNames: ['model_version'] as const,
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 0.99],
+    registers: [this.registry],
+  });
+
+  readonly fraudModelDecisions = new Counter({
+    name: 'fraud_model_decisions_total',
+    help: 'Fraud checks scored by the model, by final decision (rules and model together) and model version.',
+    labelNames: ['decision', 'model_version'] as const,
+    registers: [this.registry],
+  });
+
+  readonly fraudModelInfo = new Gauge({
+    name: 'fraud_model_info',
+    help: 'The fraud model this worker scores with (1 for its version).',
+    labelNames: ['model_version'] as const,
+    registers: [this.registry],
+  });
+
   readonly acquirerCalls = new Counter({
     name: 'acquirer_calls_total',
     help: 'Calls to the acquirer (one per activity attempt), by operation and outcome.',
@@ -175,6 +197,17 @@ export class Metrics {
 
   recordFraudDecision(decision: string): void {
     this.fraudDecisions.inc({ decision: oneOf(FRAUD_DECISIONS, decision) });
+  }
+
+  /** The model version is the loaded artifact's (validated `[A-Za-z0-9._-]+`), one value per process. */
+  initFraudModel(modelVersion: string): void {
+    this.fraudModelInfo.set({ model_version: modelVersion }, 1);
+    for (const decision of FRAUD_DECISIONS) this.fraudModelDecisions.inc({ decision, model_version: modelVersion }, 0);
+  }
+
+  recordFraudScore(score: number, decision: string, modelVersion: string): void {
+    this.fraudScores.observe({ model_version: modelVersion }, score);
+    this.fraudModelDecisions.inc({ decision: oneOf(FRAUD_DECISIONS, decision), model_version: modelVersion });
   }
 
   recordAcquirerCall(operation: AcquirerOperation, outcome: AcquirerOutcome, seconds?: number): void {

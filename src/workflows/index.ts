@@ -4,3 +4,4 @@
  */
 export { readinessWorkflow } from './readiness';
 export { paymentWorkflow } from './payment/payment-workflow';
+export { fraudReportWorkflow } from './fraud-report';

@@ -4,10 +4,11 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import { createFraudActivities, type FraudCheckInput, type FraudDecision } from '../../src/activities/fraud';
+import { createFraudActivities, type FraudCheckInput, type FraudDecision, type FraudReportResult } from '../../src/activities/fraud';
 import { AuditLog } from '../../src/audit/audit-log';
 import { FraudChecker } from '../../src/fraud/fraud-checker';
 import { FraudStore } from '../../src/fraud/fraud-store';
+import { FraudModel, defaultModelFile } from '../../src/fraud/model';
 import { fraudRulesConfig } from '../../src/fraud/rules';
 import { migrate } from '../../src/storage/migrate';
 import { SqliteDb } from '../../src/storage/sqlite-db';
@@ -102,5 +103,56 @@ describe('fraud activities', () => {
 
   it('keeps answering the readiness probe', async () => {
     expect(await env.run(activities.ping)).toEqual({ taskQueue: 'fraud', worker: `${os.hostname()}:${process.pid}` });
+  });
+});
+
+/**
+ * With the model: the activity's answer carries the score, the model version and the operator's
+ * reasons; the card key the features are stored under is a hash of the vault's token (the token itself
+ * is in no fraud table); reports are idempotent and name no card data.
+ */
+describe('fraud activities with the model', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fraud-model-activities-'));
+  const env = new MockActivityEnvironment({ taskQueue: 'fraud' }, { logger: new DefaultLogger('ERROR') });
+  let db: SqliteDb;
+  let activities: ReturnType<typeof createFraudActivities>;
+  let tokenize: (pan: string) => Promise<TokenizedCard>;
+
+  beforeAll(async () => {
+    db = SqliteDb.open(path.join(dir, 'vault.db'));
+    await migrate(db);
+    const keys = new CachingKeyProvider(LocalKeyProvider.open(path.join(dir, 'master-key.json')));
+    const audit = new AuditLog(db);
+    const intake = new CardIntake(db, keys, audit, { ttlMs: 60_000 });
+    const vault = await Vault.open(db, keys, audit);
+    tokenize = async (pan) => vault.tokenize((await intake.seal(testCard(pan), { actor: 'api' })).intakeRef);
+    const model = FraudModel.load(defaultModelFile());
+    activities = createFraudActivities({ checker: new FraudChecker(new FraudStore(db), { rules: fraudRulesConfig({ sandboxRules: true }), model }) });
+  });
+  afterAll(async () => {
+    await db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('scores with the model, keys the features by a hash of the token, and reports idempotently', async () => {
+    const card = await tokenize(TEST_CARDS.visa);
+    const input = { paymentId: 'pay_model_1', merchantId: 'm_1', amount: 1999, currency: 'USD', card, cardToken: card.token };
+    const decision = (await env.run(activities.checkFraud, input)) as FraudDecision;
+    expect(decision).toEqual(
+      expect.objectContaining({ decision: 'approve', score: expect.any(Number), modelVersion: expect.stringMatching(/^fraud-/), scoredAt: expect.any(Number) }),
+    );
+    expect(await env.run(activities.checkFraud, input)).toEqual(decision);
+
+    const tables = ['fraud_feature_states', 'fraud_scores', 'fraud_checks'];
+    const dump = JSON.stringify(await Promise.all(tables.map((t) => db.query(`SELECT * FROM ${t}`))));
+    expect(dump).not.toContain(card.token);
+    expect(dump).toContain('card:ck_');
+    for (const secret of cardSecrets()) expect(dump).not.toContain(secret);
+
+    const first = (await env.run(activities.reportFraud, { paymentId: 'pay_model_1', reason: 'chargeback', reportedBy: 'operator:ann' })) as FraudReportResult;
+    expect(first).toEqual({ paymentId: 'pay_model_1', status: 'recorded', scored: true, reason: 'chargeback', reportedBy: 'operator:ann', reportedAt: expect.any(String) });
+    expect(await env.run(activities.reportFraud, { paymentId: 'pay_model_1', reportedBy: 'operator:bob' })).toEqual({ ...first, status: 'already_reported' });
+    const bad = await env.run(activities.reportFraud, { paymentId: '', reportedBy: 'x' }).catch((e: unknown) => e);
+    expect(bad).toMatchObject({ nonRetryable: true, type: 'InvalidFraudReportInput' });
   });
 });

@@ -99,7 +99,15 @@ const WORKER_CHECKS: Record<TaskQueueName, Check[]> = {
     atLeast('payments_final_total', { status: 'failed' }, 1), // the failed capture
     present('payments_final_total', { status: 'settled' }),
   ],
-  fraud: [atLeast('fraud_decisions_total', { decision: 'approve' }, 3), atLeast('fraud_decisions_total', { decision: 'decline' }, 1), present('fraud_decisions_total', { decision: 'review' })],
+  fraud: [
+    atLeast('fraud_decisions_total', { decision: 'approve' }, 3),
+    atLeast('fraud_decisions_total', { decision: 'decline' }, 1),
+    present('fraud_decisions_total', { decision: 'review' }),
+    // The model: every payment scored, decisions by outcome, and the version it scores with.
+    atLeast('fraud_model_score_count', {}, 3),
+    atLeast('fraud_model_decisions_total', { decision: 'approve' }, 3),
+    atLeast('fraud_model_info', {}, 1),
+  ],
   // The vault worker authorizes (it alone can read the card) and destroys the CVV.
   vault: [
     atLeast('acquirer_calls_total', { operation: 'authorize', outcome: 'succeeded' }, 2), // approved, capture fails

@@ -14,14 +14,17 @@ import { loadAuthConfig } from '../../src/api/auth/auth-config';
 import { authenticate } from '../../src/api/auth/middleware';
 import { createTokenVerifier, SCOPES, type Scope } from '../../src/api/auth/verify-token';
 import type { ErrorBody } from '../../src/api/errors';
+import { FraudOpsService, type FraudReportView } from '../../src/api/fraud/fraud-ops-service';
 import { buildOpenApiDocument, type OpenApiDocument } from '../../src/api/openapi/document';
 import {
   errorResponse,
+  fraudReport,
   payment,
   paymentList,
   readiness,
   refund,
   RESPONSE_SCHEMAS,
+  reviewList,
 } from '../../src/api/openapi/response-schemas';
 import { DOCS_ASSET_FILES, REQUEST_SCHEMAS, registeredRoutes, ROUTES } from '../../src/api/openapi/routes';
 import { paymentView, type PaymentView } from '../../src/api/payments/payment-view';
@@ -68,7 +71,9 @@ const typeChecks: {
   readiness: Describes<typeof readiness, ReadinessReport & { status: 'ready' | 'unavailable' }>;
   // The list reads search attributes as `unknown`: only one direction can be checked.
   list: Covers<typeof paymentList, Awaited<ReturnType<PaymentService['list']>>>;
-} = { payment: true, refund: true, error: true, readiness: true, list: true };
+  fraudReport: Describes<typeof fraudReport, FraudReportView>;
+  reviews: Describes<typeof reviewList, Awaited<ReturnType<FraudOpsService['listReviews']>>>;
+} = { payment: true, refund: true, error: true, readiness: true, list: true, fraudReport: true, reviews: true };
 
 /** Validates with @seriousme/openapi-schema-validator (ESM-only: run in a child Node process) and Ajv 2020. */
 function validateExternally(doc: OpenApiDocument, samples: { component: string; value: unknown }[]) {
@@ -131,7 +136,16 @@ const fullState = paymentState({
   amountCaptured: 1999,
   amountRefunded: 500,
   card: { brand: 'visa', last4: '4242', expMonth: 12, expYear: 2030, fingerprint: 'fp_1', issuingCountry: 'US' },
-  fraud: { decision: 'review', reasons: [{ rule: 'amount', detail: 'large' }], reviewedBy: 'operator:ann' },
+  fraud: {
+    decision: 'review',
+    reasons: [{ rule: 'amount', detail: 'large' }],
+    reviewedBy: 'operator:ann',
+    score: 0.42,
+    modelVersion: 'fraud-v1',
+    scoredAt: 1,
+    explanations: [{ code: 'card_tx_1h', detail: '3 earlier payments with this card in the last hour', contribution: 0.8 }],
+    reviewDeadline: '2030-01-02T10:00:00.000Z',
+  },
   declineCode: 'generic_decline',
   failure: { code: 'capture_failed', message: 'no' },
   refunds: [
@@ -190,6 +204,7 @@ describe('OpenAPI document', () => {
       codec: new EncryptionCodec(keys),
       codecAllowedOrigins: [],
       payments,
+      fraud: new FraudOpsService(client, audit),
       authenticate: authenticate(createTokenVerifier(auth)),
       verifier: createTokenVerifier(auth),
     });
@@ -209,10 +224,31 @@ describe('OpenAPI document', () => {
   });
 
   it('is valid OpenAPI 3.1, its schemas are valid JSON Schema 2020-12, and real responses match them', () => {
-    expect(typeChecks).toEqual({ payment: true, refund: true, error: true, readiness: true, list: true });
+    expect(typeChecks).toEqual({ payment: true, refund: true, error: true, readiness: true, list: true, fraudReport: true, reviews: true });
     const result = validateExternally(doc, [
       { component: 'Payment', value: paymentView(paymentState()) },
       { component: 'Payment', value: paymentView(fullState) },
+      { component: 'FraudReport', value: { object: 'fraud_report', payment: 'pay_0123456789abcdef01234567', scored: true, reason: null, reported_by: 'operator:ann', reported_at: '2030-01-02T10:00:00.000Z' } },
+      {
+        component: 'ReviewList',
+        value: {
+          object: 'list',
+          has_more: false,
+          next_cursor: null,
+          data: [
+            {
+              object: 'review',
+              payment: 'pay_0123456789abcdef01234567',
+              merchant: 'm_1',
+              amount: 1999,
+              currency: 'USD',
+              created: '2030-01-01T10:00:00.000Z',
+              deadline: '2030-01-02T10:00:00.000Z',
+              fraud: { decision: 'review', score: 0.2, model_version: 'v1', reasons: [], explanations: [{ code: 'card_tx_1h', detail: '3 earlier payments', contribution: 0.7 }] },
+            },
+          ],
+        },
+      },
       { component: 'AcceptedPayment', value: { id: 'pay_1', object: 'payment', status: 'processing' } },
       { component: 'Error', value: { error: { type: 'invalid_request_error', code: 'parameter_missing', message: 'amount: required', param: 'amount' } } },
       { component: 'CreatePaymentRequest', value: { amount: 100, currency: 'usd', card: { number: '4242424242424242', exp_month: 12, exp_year: 2030, cvc: '123' } } },
@@ -321,7 +357,7 @@ describe('OpenAPI document', () => {
 
   it('every response component is used, and every JSON response refers to a component or a plain schema', () => {
     const text = JSON.stringify(doc.paths);
-    for (const id of Object.keys(RESPONSE_SCHEMAS).filter((id) => !['RefundSummary', 'PaymentListItem', 'ProcessingPayment'].includes(id))) {
+    for (const id of Object.keys(RESPONSE_SCHEMAS).filter((id) => !['RefundSummary', 'PaymentListItem', 'ProcessingPayment', 'Review'].includes(id))) {
       expect({ id, used: text.includes(`"#/components/schemas/${id}"`) }).toEqual({ id, used: true });
     }
   });

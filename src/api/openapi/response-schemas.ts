@@ -65,6 +65,10 @@ export const payment = z
     fraud: z
       .strictObject({
         decision: z.enum(['approve', 'review', 'decline']),
+        score: z.number().min(0).max(1).nullable().meta({ description: "The fraud model's probability of fraud; null when the rules decided alone" }),
+        model_version: z.string().nullable().meta({ description: 'The model artifact that gave the score (models/fraud/<version>.json)' }),
+        scored_at: isoDateTime.nullable().meta({ description: 'When the model read the features (the payment\'s time for `npm run fraud:score`)' }),
+        reason_codes: z.array(z.string()).meta({ description: 'Rules that fired (`blocklist`, `model_score`, …) and the features that pushed the score most' }),
         reasons: z.array(z.strictObject({ rule: z.string(), detail: z.string() })),
         reviewed_by: z.string().nullable(),
       })
@@ -144,6 +148,48 @@ export const codecPayloads = z.object({
  * Response schemas by component name: the document puts them under components.schemas and
  * refers to them, so a schema nested in another (payment in a list) is one `$ref`.
  */
+
+const fraudExplanation = z.strictObject({
+  code: z.string().meta({ description: 'The feature, e.g. `card_amount_ratio_baseline`' }),
+  detail: z.string().meta({ description: 'In words, e.g. "amount is 5.2× this card\'s usual amount"' }),
+  contribution: z.number().meta({ description: 'How far it moved the score, in log-odds' }),
+});
+
+export const fraudReport = z
+  .strictObject({
+    object: z.literal('fraud_report'),
+    payment: z.string(),
+    scored: z.boolean().meta({ description: "Whether the payment had been scored, so that its card's and merchant's features took the label" }),
+    reason: z.string().nullable(),
+    reported_by: z.string(),
+    reported_at: isoDateTime,
+  })
+  .meta({ description: 'A fraud label; the first report of a payment stands' });
+
+export const reviewItem = z.strictObject({
+  object: z.literal('review'),
+  payment: z.string(),
+  merchant: z.string(),
+  amount: minorUnits,
+  currency: z.string(),
+  created: isoDateTime,
+  deadline: isoDateTime.nullable().meta({ description: 'When the payment is declined if nobody decides' }),
+  fraud: z.strictObject({
+    decision: z.enum(['approve', 'review', 'decline']),
+    score: z.number().min(0).max(1).nullable(),
+    model_version: z.string().nullable(),
+    reasons: z.array(z.strictObject({ rule: z.string(), detail: z.string() })),
+    explanations: z.array(fraudExplanation).meta({ description: 'The features that pushed the score most, in words (operations only)' }),
+  }),
+});
+
+export const reviewList = z.strictObject({
+  object: z.literal('list'),
+  data: z.array(reviewItem).meta({ description: 'Oldest first' }),
+  has_more: z.boolean(),
+  next_cursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null on the last page' }),
+});
+
 export const RESPONSE_SCHEMAS = {
   Error: errorResponse,
   Payment: payment,
@@ -156,4 +202,7 @@ export const RESPONSE_SCHEMAS = {
   Health: health,
   Readiness: readiness,
   CodecPayloads: codecPayloads,
+  FraudReport: fraudReport,
+  Review: reviewItem,
+  ReviewList: reviewList,
 } satisfies Record<string, z.ZodType>;

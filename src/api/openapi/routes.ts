@@ -3,10 +3,13 @@ import { z } from 'zod';
 import type { Scope } from '../auth/verify-token';
 import { cancelBody, captureBody, createPaymentBody, idempotencyKeyHeader, listQuery, paymentIdParam, refundBody, reviewBody } from '../payments/schemas';
 import { payloadsBody } from '../routes/codec';
+import { fraudReportBody, reviewListQuery } from '../fraud/schemas';
 import {
   acceptedPayment,
   codecPayloads,
   errorResponse,
+  fraudReport,
+  reviewList,
   health,
   payment,
   paymentList,
@@ -84,6 +87,7 @@ export const REQUEST_SCHEMAS = {
   CancelRequest: cancelBody,
   RefundRequest: refundBody,
   ReviewRequest: reviewBody,
+  FraudReportRequest: fraudReportBody,
   CodecPayloadsRequest: codecRequestBody,
 } satisfies Record<string, z.ZodType>;
 
@@ -309,6 +313,40 @@ export const ROUTES: RouteSpec[] = [
       409: E409,
       ...AUTH_ERRORS,
       503: ACTION_UNAVAILABLE,
+    },
+  },
+  {
+    method: 'post',
+    path: '/v1/fraud/reports',
+    operationId: 'reportFraud',
+    summary: 'Report a payment as fraud (operations)',
+    description:
+      'A chargeback or cardholder claim: the label counts in the features of the payment\'s card and merchant from now on. ' +
+      'Reporting the same payment again changes nothing and answers 200 with the first report.',
+    tags: ['operations'],
+    auth: { scope: 'ops' },
+    body: fraudReportBody,
+    responses: {
+      201: { description: 'The report, recorded now', schema: fraudReport },
+      200: { description: 'The payment was reported before: the first report', schema: fraudReport },
+      400: E400,
+      404: error('No such payment'),
+      ...AUTH_ERRORS,
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/reviews',
+    operationId: 'listReviews',
+    summary: 'Payments waiting for a fraud review decision, oldest first (operations)',
+    description: 'Each with its score, reasons in words and deadline. Decide with POST /v1/payments/{id}/review.',
+    tags: ['operations'],
+    auth: { scope: 'ops' },
+    query: reviewListQuery,
+    responses: {
+      200: { description: 'A page of the review queue', schema: reviewList },
+      400: E400,
+      ...AUTH_ERRORS,
     },
   },
   ...(['encode', 'decode'] as const).map(

@@ -27,7 +27,20 @@ export function paymentView(state: PaymentState) {
     },
     decline_code: state.declineCode ?? null,
     failure: state.failure ?? null,
-    fraud: state.fraud ? { decision: state.fraud.decision, reasons: state.fraud.reasons, reviewed_by: state.fraud.reviewedBy ?? null } : null,
+    fraud: state.fraud
+      ? {
+          decision: state.fraud.decision,
+          // The model's probability of fraud and the artifact that gave it (null: the rules decided alone).
+          score: state.fraud.score ?? null,
+          model_version: state.fraud.modelVersion ?? null,
+          // The time the model read the features at (the payment's time for the replay, `npm run fraud:score`).
+          scored_at: state.fraud.scoredAt !== undefined ? new Date(state.fraud.scoredAt).toISOString() : null,
+          // Codes only: the words behind the model's (a card's history across merchants) are for operations (GET /v1/reviews).
+          reason_codes: [...state.fraud.reasons.map((r) => r.rule), ...(state.fraud.explanations ?? []).map((e) => e.code)],
+          reasons: state.fraud.reasons,
+          reviewed_by: state.fraud.reviewedBy ?? null,
+        }
+      : null,
     refunds: state.refunds.map((r) => ({
       id: r.id,
       amount: r.amount,

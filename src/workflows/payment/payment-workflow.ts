@@ -225,6 +225,8 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState
     if (decision.decision === 'review') {
       // The CVV must outlive its TTL until the deadline: secured before the payment shows as in review.
       await step.retainCvvUntil(ctx, Date.now() + input.policy.reviewDeadlineMs);
+      // State only (no command): the review queue shows when the review expires.
+      state.fraud!.reviewDeadline = new Date(Date.now() + input.policy.reviewDeadlineMs).toISOString();
       ctx.setStatus('requires_review');
       const decidedInTime = await condition(() => requests.review !== undefined || cancelWanted(), input.policy.reviewDeadlineMs);
       // Time first (see afterCapture): a request in the same activation as the deadline does not change the path.

@@ -78,7 +78,20 @@ export interface PaymentState {
   amountCaptured: number;
   amountRefunded: number;
   card: PaymentCard;
-  fraud?: { decision: 'approve' | 'review' | 'decline'; reasons: { rule: string; detail: string }[]; reviewedBy?: string };
+  fraud?: {
+    decision: 'approve' | 'review' | 'decline';
+    reasons: { rule: string; detail: string }[];
+    reviewedBy?: string;
+    /** The model's probability of fraud (absent for payments checked by the rules alone). */
+    score?: number;
+    modelVersion?: string;
+    /** Epoch ms of the features the model read. */
+    scoredAt?: number;
+    /** For operations only (the review queue): what pushed the score, in words. Never shown to merchants. */
+    explanations?: { code: string; detail: string; contribution: number }[];
+    /** ISO time a review is declined if nobody decides it. */
+    reviewDeadline?: string;
+  };
   declineCode?: string;
   failure?: { code: string; message: string };
   refunds: Refund[];

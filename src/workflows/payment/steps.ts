@@ -52,8 +52,16 @@ export async function checkFraud(ctx: PaymentContext): Promise<{ ok: true; decis
       amount: input.amount,
       currency: input.currency,
       card: { fingerprint: state.card.fingerprint!, bin: refs.bin!, last4: state.card.last4, brand: state.card.brand, issuingCountry: state.card.issuingCountry },
+      // The fraud worker's card key derives from it (src/fraud/card-key.ts); only an input, no new command.
+      ...(refs.token ? { cardToken: refs.token } : {}),
     });
-    state.fraud = { decision: decision.decision, reasons: decision.reasons };
+    state.fraud = {
+      decision: decision.decision,
+      reasons: decision.reasons,
+      // Results recorded before the model carry no score: their replays set none.
+      ...(decision.score !== undefined ? { score: decision.score, modelVersion: decision.modelVersion, scoredAt: decision.scoredAt } : {}),
+      ...(decision.explanations?.length ? { explanations: decision.explanations } : {}),
+    };
     ctx.record(`fraud.${decision.decision}`, decision.reasons.map((r) => r.rule).join(', ') || undefined);
     return { ok: true, decision };
   } catch (err) {

@@ -1,0 +1,328 @@
+/**
+ * The fraud model's behaviour features: the ONE implementation, used by the live fraud worker (through
+ * the feature store, ./feature-store.ts), by the replay CLI (`npm run fraud:score`) and by the export
+ * the trainer learns from (`npm run fraud:train`). Pure functions over small per-entity states, so the
+ * three cannot drift apart.
+ *
+ * An entity is a card (the fraud worker's internal card key, never shown to a merchant) or a merchant.
+ * Its state is bounded: one bucket per UTC day for the last `RETENTION_DAYS` days (counts, amount sum
+ * and sum of squares, fraud labels known by transaction day and by report day) and, for cards, the
+ * times of the last `RECENT_TX` payments. Sliding windows of 1, 7 and 30 days are read from the day
+ * buckets, the oldest bucket weighted by the part of its day still inside the window.
+ *
+ * Labels: a fraud report counts from the moment it is made (live: `POST /v1/fraud/reports`; replay:
+ * 7 days after the transaction, the data's convention). Nothing here reads a label before then.
+ */
+
+export const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
+/** 30-day windows that end 7 days ago (the delayed merchant risk) reach back 37 days; one more for the partial day. */
+export const RETENTION_DAYS = 38;
+/** Payment times kept per card for the 1-hour and 24-hour counts. */
+export const RECENT_TX = 24;
+/** The replay's label delay (the data's README): a label counts 7 days after its transaction. */
+export const LABEL_DELAY_MS = 7 * DAY_MS;
+/** "No earlier payment": seconds since the previous payment, capped (a month). */
+const NO_PREVIOUS_S = 30 * 86_400;
+
+/** One entity's memory, stored as JSON by the feature store. Arrays are parallel, ordered by day. */
+export interface EntityState {
+  /** UTC day numbers (epoch ms / DAY_MS, floored), ascending. */
+  day: number[];
+  /** Payments that day. */
+  n: number[];
+  /** Sum of amounts (currency units) that day. */
+  sum: number[];
+  /** Sum of squared amounts that day. */
+  sq: number[];
+  /** Payments of that day (transaction day) known to be fraud. */
+  fraudTx: number[];
+  /** Fraud reports made that day (report day), whatever the transaction's day. */
+  fraudRep: number[];
+  /** Epoch ms of the last `RECENT_TX` payments, ascending (cards only; empty for merchants). */
+  recent: number[];
+  /** The amounts of those payments (currency units), parallel to `recent`. */
+  recentAmount: number[];
+}
+
+export function emptyState(): EntityState {
+  return { day: [], n: [], sum: [], sq: [], fraudTx: [], fraudRep: [], recent: [], recentAmount: [] };
+}
+
+/** One payment as the feature pipeline sees it. */
+export interface FeatureTx {
+  /** Epoch milliseconds of the payment. */
+  at: number;
+  /** Minor units (cents); features use currency units, `amountMinor / 100`. */
+  amountMinor: number;
+}
+
+/** The features, in the order the model's artifact lists them. */
+export const FEATURE_NAMES = [
+  'amount',
+  'hour_of_day',
+  'weekday',
+  'is_weekend',
+  'is_night',
+  'card_tx_1h',
+  'card_tx_24h',
+  'card_tx_7d',
+  'card_tx_30d',
+  'card_seconds_since_previous',
+  'card_avg_amount_1d',
+  'card_avg_amount_7d',
+  'card_avg_amount_30d',
+  'card_amount_ratio_7d',
+  'card_amount_ratio_30d',
+  'card_amount_zscore_30d',
+  'card_frauds_reported_30d',
+  'card_avg_amount_baseline',
+  'card_amount_ratio_baseline',
+  'card_high_amounts_14d',
+  'card_max_ratio_14d',
+  'merchant_tx_1d',
+  'merchant_tx_7d',
+  'merchant_tx_30d',
+  'merchant_avg_amount_30d',
+  'merchant_amount_ratio_30d',
+  'merchant_risk_1d',
+  'merchant_risk_7d',
+  'merchant_risk_30d',
+  'merchant_frauds_reported_7d',
+  'merchant_frauds_reported_30d',
+  'merchant_days_since_known_fraud',
+] as const;
+
+export type FeatureName = (typeof FEATURE_NAMES)[number];
+export type FeatureVector = Float64Array;
+
+/** Index of each feature in a `FeatureVector`. */
+export const FEATURE_INDEX = Object.fromEntries(FEATURE_NAMES.map((name, i) => [name, i])) as Record<FeatureName, number>;
+
+/** Currency units from minor units (two decimals: the data's and the gateway's usual currencies). */
+export function amountUnits(amountMinor: number): number {
+  return amountMinor / 100;
+}
+
+/**
+ * The features of one payment, from the card's and the merchant's state *before* it (the payment
+ * itself is in none of the counts). Call `recordPayment` afterwards.
+ */
+export function computeFeatures(tx: FeatureTx, card: EntityState, merchant: EntityState): FeatureVector {
+  const f = new Float64Array(FEATURE_NAMES.length);
+  const amount = amountUnits(tx.amountMinor);
+  const at = tx.at;
+  const date = new Date(at);
+  const hour = date.getUTCHours() + date.getUTCMinutes() / 60;
+  const weekday = date.getUTCDay();
+  f[0] = amount;
+  f[1] = hour;
+  f[2] = weekday;
+  f[3] = weekday === 0 || weekday === 6 ? 1 : 0;
+  f[4] = hour < 6 ? 1 : 0;
+
+  // Card: velocity from the exact recent times, amounts from the day buckets.
+  let in1h = 0;
+  let in24h = 0;
+  for (const t of card.recent) {
+    if (t > at - HOUR_MS && t <= at) in1h++;
+    if (t > at - DAY_MS && t <= at) in24h++;
+  }
+  const last = card.recent.length > 0 ? card.recent[card.recent.length - 1]! : undefined;
+  f[5] = in1h;
+  f[6] = in24h;
+  const c1 = windowStats(card, at, 1, false);
+  const c7 = windowStats(card, at, 7, false);
+  const c30 = windowStats(card, at, 30, false);
+  f[7] = c7.n;
+  f[8] = c30.n;
+  f[9] = last === undefined ? NO_PREVIOUS_S : Math.min(NO_PREVIOUS_S, Math.max(0, (at - last) / 1000));
+  f[10] = mean(c1);
+  f[11] = mean(c7);
+  f[12] = mean(c30);
+  f[13] = ratio(amount, c7);
+  f[14] = ratio(amount, c30);
+  f[15] = zscore(amount, c30);
+  f[16] = windowSum(card, 'fraudRep', at, 30, false);
+  // The card's baseline: its 30 days before the last 7, which a compromise of the last week has not
+  // inflated yet; then how many of its recent payments were far above that baseline.
+  const baseline = windowStats(card, at - LABEL_DELAY_MS, 30, true);
+  const baselineMean = baseline.n >= 0.5 ? baseline.sum / baseline.n : mean(c30);
+  f[17] = baselineMean;
+  f[18] = baselineMean > 0 ? amount / baselineMean : -1;
+  let high = 0;
+  let maxRatio = 0;
+  if (baselineMean > 0) {
+    for (let i = 0; i < card.recent.length; i++) {
+      const t = card.recent[i]!;
+      if (t <= at - 14 * DAY_MS || t > at) continue;
+      const r = card.recentAmount[i]! / baselineMean;
+      if (r > 3) high++;
+      if (r > maxRatio) maxRatio = r;
+    }
+  }
+  f[19] = high;
+  f[20] = maxRatio;
+
+  // Merchant: volume and amounts now; risk from labels known, over windows ending 7 days ago (the
+  // labels of the last 7 days are mostly not known yet); reports made recently, whatever their day.
+  const m1 = windowStats(merchant, at, 1, false);
+  const m7 = windowStats(merchant, at, 7, false);
+  const m30 = windowStats(merchant, at, 30, false);
+  f[21] = m1.n;
+  f[22] = m7.n;
+  f[23] = m30.n;
+  f[24] = mean(m30);
+  f[25] = ratio(amount, m30);
+  f[26] = risk(merchant, at - LABEL_DELAY_MS, 1);
+  f[27] = risk(merchant, at - LABEL_DELAY_MS, 7);
+  f[28] = risk(merchant, at - LABEL_DELAY_MS, 30);
+  f[29] = windowSum(merchant, 'fraudRep', at, 7, false);
+  f[30] = windowSum(merchant, 'fraudRep', at, 30, false);
+  f[31] = daysSinceKnownFraud(merchant, at);
+  return f;
+}
+
+/** Adds a payment to an entity's state (in place), dropping buckets past the retention. */
+export function recordPayment(state: EntityState, tx: FeatureTx, keepRecent: boolean): void {
+  const amount = amountUnits(tx.amountMinor);
+  const i = bucket(state, Math.floor(tx.at / DAY_MS));
+  state.n[i]! += 1;
+  state.sum[i]! += amount;
+  state.sq[i]! += amount * amount;
+  if (keepRecent) {
+    // Payments arrive nearly in time order; keep the list sorted all the same.
+    let j = state.recent.length;
+    while (j > 0 && state.recent[j - 1]! > tx.at) j--;
+    state.recent.splice(j, 0, tx.at);
+    state.recentAmount.splice(j, 0, amount);
+    if (state.recent.length > RECENT_TX) {
+      state.recent.splice(0, state.recent.length - RECENT_TX);
+      state.recentAmount.splice(0, state.recentAmount.length - RECENT_TX);
+    }
+  }
+  prune(state, Math.floor(tx.at / DAY_MS));
+}
+
+/**
+ * Records a fraud label, known from `reportedAt` on: the payment (made at `txAt`) counts as fraud
+ * in its day's bucket, and as a report in the report day's. A transaction older than the retention
+ * only counts as a report.
+ */
+export function recordFraudReport(state: EntityState, txAt: number, reportedAt: number): void {
+  const today = Math.floor(reportedAt / DAY_MS);
+  const txDay = Math.floor(txAt / DAY_MS);
+  if (txDay > today - RETENTION_DAYS) state.fraudTx[bucket(state, txDay)]! += 1;
+  state.fraudRep[bucket(state, today)]! += 1;
+  prune(state, today);
+}
+
+/** Drops buckets older than the retention relative to `today` (bounded memory). */
+export function prune(state: EntityState, today: number): void {
+  let drop = 0;
+  while (drop < state.day.length && state.day[drop]! <= today - RETENTION_DAYS) drop++;
+  if (drop === 0) return;
+  for (const key of ['day', 'n', 'sum', 'sq', 'fraudTx', 'fraudRep'] as const) state[key].splice(0, drop);
+}
+
+/** Whether nothing in the state can affect a feature any more at `now`: the store may delete it. */
+export function isExpired(state: EntityState, now: number): boolean {
+  const today = Math.floor(now / DAY_MS);
+  const lastDay = state.day.length > 0 ? state.day[state.day.length - 1]! : -Infinity;
+  const lastRecent = state.recent.length > 0 ? state.recent[state.recent.length - 1]! : -Infinity;
+  return lastDay <= today - RETENTION_DAYS && lastRecent <= now - NO_PREVIOUS_S * 1000;
+}
+
+// ---- windows -------------------------------------------------------------------------------------
+
+interface Stats {
+  n: number;
+  sum: number;
+  sq: number;
+}
+
+/**
+ * Sums over the `days`-day window ending at `end`: whole buckets inside it, the bucket where it
+ * starts weighted by the part of that day still inside. With `partialEnd` (a window ending in the
+ * past) the bucket where it ends is weighted by the part of its day before `end`.
+ */
+function windowStats(state: EntityState, end: number, days: number, partialEnd: boolean): Stats {
+  const endDay = Math.floor(end / DAY_MS);
+  const frac = (end - endDay * DAY_MS) / DAY_MS;
+  const startDay = endDay - days;
+  let n = 0;
+  let sum = 0;
+  let sq = 0;
+  for (let i = state.day.length - 1; i >= 0; i--) {
+    const d = state.day[i]!;
+    if (d > endDay) continue;
+    if (d < startDay) break;
+    const w = d === startDay ? 1 - frac : d === endDay && partialEnd ? frac : 1;
+    n += w * state.n[i]!;
+    sum += w * state.sum[i]!;
+    sq += w * state.sq[i]!;
+  }
+  return { n, sum, sq };
+}
+
+function windowSum(state: EntityState, key: 'fraudTx' | 'fraudRep' | 'n', end: number, days: number, partialEnd: boolean): number {
+  const endDay = Math.floor(end / DAY_MS);
+  const frac = (end - endDay * DAY_MS) / DAY_MS;
+  const startDay = endDay - days;
+  let total = 0;
+  for (let i = state.day.length - 1; i >= 0; i--) {
+    const d = state.day[i]!;
+    if (d > endDay) continue;
+    if (d < startDay) break;
+    const w = d === startDay ? 1 - frac : d === endDay && partialEnd ? frac : 1;
+    total += w * state[key][i]!;
+  }
+  return total;
+}
+
+/** Share of the merchant's payments in the window ending at `end` known to be fraud (0 with none). */
+function risk(state: EntityState, end: number, days: number): number {
+  const n = windowSum(state, 'n', end, days, true);
+  if (n < 0.5) return 0;
+  return windowSum(state, 'fraudTx', end, days, true) / n;
+}
+
+/** Days from the merchant's latest payment known to be fraud to `at` (the retention + 1 with none known). */
+function daysSinceKnownFraud(state: EntityState, at: number): number {
+  for (let i = state.day.length - 1; i >= 0; i--) {
+    if (state.fraudTx[i]! > 0) return Math.max(0, Math.floor(at / DAY_MS) - state.day[i]!);
+  }
+  return RETENTION_DAYS + 1;
+}
+
+function mean(s: Stats): number {
+  return s.n >= 0.5 ? s.sum / s.n : 0;
+}
+
+/** The amount against the window's average; -1 when there is no history to compare with. */
+function ratio(amount: number, s: Stats): number {
+  if (s.n < 0.5 || s.sum <= 0) return -1;
+  return amount / (s.sum / s.n);
+}
+
+/** How many standard deviations the amount is above the window's average (0 with under 2 payments). */
+function zscore(amount: number, s: Stats): number {
+  if (s.n < 2) return 0;
+  const m = s.sum / s.n;
+  const variance = Math.max(0, s.sq / s.n - m * m);
+  return (amount - m) / Math.max(Math.sqrt(variance), 1);
+}
+
+/** The index of `day`'s bucket, created (in order) if missing. */
+function bucket(state: EntityState, day: number): number {
+  let i = state.day.length;
+  while (i > 0 && state.day[i - 1]! > day) i--;
+  if (i > 0 && state.day[i - 1] === day) return i - 1;
+  state.day.splice(i, 0, day);
+  state.n.splice(i, 0, 0);
+  state.sum.splice(i, 0, 0);
+  state.sq.splice(i, 0, 0);
+  state.fraudTx.splice(i, 0, 0);
+  state.fraudRep.splice(i, 0, 0);
+  return i;
+}
