@@ -47,7 +47,8 @@ interface ModelConfig {
   decline?: number;
 }
 
-function modelConfigFromEnv(source: NodeJS.ProcessEnv): ModelConfig {
+/** The FRAUD_* variables that are set, validated; a bad one is a ConfigError naming it. */
+function parseFraudEnv(source: NodeJS.ProcessEnv) {
   const present = Object.fromEntries(Object.entries(source).filter(([k, v]) => k.startsWith('FRAUD_') && v !== undefined && v !== ''));
   const parsed = fraudEnvSchema.safeParse(present);
   if (!parsed.success) {
@@ -55,7 +56,11 @@ function modelConfigFromEnv(source: NodeJS.ProcessEnv): ModelConfig {
     const variable = String(issue.path[0] ?? 'FRAUD_*');
     throw new ConfigError(variable, `${issue.message} (got "${String(present[variable]).slice(0, 80)}")`);
   }
-  const env = parsed.data;
+  return parsed.data;
+}
+
+function modelConfigFromEnv(source: NodeJS.ProcessEnv): ModelConfig {
+  const env = parseFraudEnv(source);
   if (env.FRAUD_REVIEW_SCORE !== undefined && env.FRAUD_DECLINE_SCORE !== undefined && env.FRAUD_REVIEW_SCORE > env.FRAUD_DECLINE_SCORE) {
     throw new ConfigError('FRAUD_REVIEW_SCORE', 'must not be above FRAUD_DECLINE_SCORE');
   }
@@ -67,14 +72,7 @@ function modelConfigFromEnv(source: NodeJS.ProcessEnv): ModelConfig {
 const PRUNE_INTERVAL_MS = 3_600_000;
 
 function fraudConfigFromEnv(source: NodeJS.ProcessEnv): FraudRulesConfig {
-  const present = Object.fromEntries(Object.entries(source).filter(([k, v]) => k.startsWith('FRAUD_') && v !== undefined && v !== ''));
-  const parsed = fraudEnvSchema.safeParse(present);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const variable = String(issue.path[0] ?? 'FRAUD_*');
-    throw new ConfigError(variable, `${issue.message} (got "${String(present[variable]).slice(0, 80)}")`);
-  }
-  const env = parsed.data;
+  const env = parseFraudEnv(source);
   try {
     return fraudRulesConfig({
       sandboxRules: env.FRAUD_SANDBOX_RULES,
