@@ -222,6 +222,11 @@ describe('unknown outcomes: lost and late answers, cancels mid-call', () => {
     expect(again.status).toBe(201);
     expect(again.body).toMatchObject({ id: first.body.id, status: 'succeeded' });
     expect(sum(await rows(id), 'refund')).toBe(1000);
+    // The request refused while the first was pending changed nothing: with its own key again, it is now a refund.
+    const retried = await call('POST', `/v1/payments/${id}/refunds`, { merchant: 'm_unknown', headers: { 'Idempotency-Key': `r2-${id}` }, body: { amount: 1000 } });
+    expect(retried.status).toBe(201);
+    expect(retried.body).toMatchObject({ amount: 1000, status: 'succeeded' });
+    expect(sum(await rows(id), 'refund')).toBe(2000);
     await expectNoPendingUpdate(id);
   });
 

@@ -340,7 +340,8 @@ export class PaymentService {
    *
    * The signal is in the payment's history once Temporal takes it: from then on it is decided
    * exactly once, where it landed, even if the payments worker is down now. Its answer is read
-   * back by request id, so the same request retried (same id) reads the same answer.
+   * back by request id and attempt: the same request retried (same id) is acted on once if it was
+   * accepted, and decided anew if it was refused (a refusal changed nothing).
    */
   private async act<Arg extends Requested>(
     handle: WorkflowHandle<typeof paymentWorkflow>,
@@ -352,8 +353,10 @@ export class PaymentService {
   ): Promise<{ state: PaymentState; done: boolean }> {
     const deadline = Date.now() + this.options.authorizationWaitMs;
     const left = () => Math.max(0, deadline - Date.now());
+    // This sending of the request: its answer, not one given to an earlier sending of the same request.
+    const attemptId = randomUUID();
     try {
-      const sent = await withinMs(handle.signal(signal, request).then(() => true), left());
+      const sent = await withinMs(handle.signal(signal, { ...request, attemptId }).then(() => true), left());
       if (!sent) throw unavailable('Temporal did not take the request in time; retry the same request shortly');
     } catch (err) {
       if (err instanceof WorkflowNotFoundError || /workflow execution already completed/i.test((err as Error).message)) {
@@ -365,7 +368,9 @@ export class PaymentService {
     let answer: RequestAnswer | undefined;
     for (let pause = FIRST_POLL_MS; ; pause = Math.min(pause * 2, MAX_POLL_MS)) {
       const read = await withinMs(handle.query(requestAnswerQuery, request.requestId), Math.max(1, Math.min(left(), READ_BOUND_MS))).catch(() => undefined);
-      if (read) answer = read;
+      // Ours, or (once ours was accepted) the same accepted request answered to a later sending of it.
+      if (read && (read.outcome?.attemptId === attemptId || (answer?.outcome?.accepted && read.outcome?.accepted))) answer = read;
+      else if (read && !answer?.outcome) answer = { outcome: null, state: read.state };
       const outcome = answer?.outcome;
       if (outcome && !outcome.accepted) throw new ApiError(409, 'conflict_error', outcome.code ?? 'invalid_transition', outcome.message ?? 'The payment cannot do this now');
       if (outcome && answer && isDone(answer.state)) return { state: answer.state, done: true };

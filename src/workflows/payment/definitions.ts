@@ -37,9 +37,14 @@ export interface ReviewDecision {
   actor: string;
 }
 
-/** Every request carries the id its answer is read back by; the same id again is the same request. */
+/**
+ * Every request carries the id its answer is read back by; the same id again is the same request.
+ * `attemptId` names one sending of it (one HTTP request), so the sender reads the answer to its
+ * own attempt: a request refused before (which changed nothing) is decided anew when sent again.
+ */
 export interface Requested {
   requestId: string;
+  attemptId?: string;
 }
 
 export const requestCaptureSignal = defineSignal<[CaptureRequest & Requested]>('requestCapture');
@@ -57,6 +62,8 @@ export interface RequestOutcome {
   /** Why it was refused (lifecycle.ts), e.g. `payment_not_capturable`. */
   code?: string;
   message?: string;
+  /** The attempt this answer was given to (see Requested). */
+  attemptId?: string;
 }
 
 export interface RequestAnswer {

@@ -17,6 +17,7 @@ import {
   type RefundRequest,
   type RequestKind,
   type RequestOutcome,
+  type Requested,
   type ReviewDecision,
 } from './definitions';
 import { cancelRefusal, captureRefusal, isFinal, refundRefusal, reviewRefusal, type LifecycleProgress, type Refusal } from './lifecycle';
@@ -122,23 +123,38 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState
    * which the lifecycle keeps safe: a second capture or cancel is refused, a refund is known by its id).
    */
   const answers = new Map<string, RequestOutcome>();
-  const answer = (kind: RequestKind, requestId: string, refusal: Refusal | undefined, accept: () => void) => {
-    if (answers.has(requestId)) return;
+  const answer = (kind: RequestKind, { requestId, attemptId }: Requested, decide: () => Refusal | undefined, accept: () => void) => {
+    const attempt = attemptId !== undefined ? { attemptId } : {};
+    const previous = answers.get(requestId);
+    // Accepted once is accepted for good: the same request again is told so, and acted on once.
+    if (previous?.accepted) {
+      answers.set(requestId, { ...previous, ...attempt });
+      return;
+    }
+    // New, or refused before (a refusal changed nothing): decided now, where this one landed.
+    answers.delete(requestId);
+    const refusal = decide();
     if (refusal) {
-      answers.set(requestId, { requestId, kind, accepted: false, code: refusal.code, message: refusal.message });
+      answers.set(requestId, { requestId, kind, accepted: false, code: refusal.code, message: refusal.message, ...attempt });
     } else {
       accept();
-      answers.set(requestId, { requestId, kind, accepted: true });
+      answers.set(requestId, { requestId, kind, accepted: true, ...attempt });
     }
     if (answers.size > MAX_ANSWERS) answers.delete(answers.keys().next().value!);
   };
   setHandler(paymentStateQuery, () => state);
   setHandler(requestAnswerQuery, (requestId) => ({ outcome: answers.get(requestId) ?? null, state }));
-  setHandler(requestCaptureSignal, ({ requestId, ...request }) => answer('capture', requestId, captureRefusal(lifecycle(), request.amount), () => acceptCapture(request)));
-  setHandler(requestCancelSignal, ({ requestId, ...request }) => answer('cancel', requestId, cancelRefusal(lifecycle()), () => acceptCancel(request)));
-  setHandler(requestReviewSignal, ({ requestId, ...decision }) => answer('review', requestId, reviewRefusal(lifecycle()), () => acceptReview(decision)));
-  setHandler(requestRefundSignal, ({ requestId, ...request }) =>
-    answer('refund', requestId, knownRefund(request.refundId) ? undefined : refundRefusal(lifecycle(), request.amount), () => acceptRefund(request)),
+  setHandler(requestCaptureSignal, ({ requestId, attemptId, ...request }) =>
+    answer('capture', { requestId, attemptId }, () => captureRefusal(lifecycle(), request.amount), () => acceptCapture(request)),
+  );
+  setHandler(requestCancelSignal, ({ requestId, attemptId, ...request }) =>
+    answer('cancel', { requestId, attemptId }, () => cancelRefusal(lifecycle()), () => acceptCancel(request)),
+  );
+  setHandler(requestReviewSignal, ({ requestId, attemptId, ...decision }) =>
+    answer('review', { requestId, attemptId }, () => reviewRefusal(lifecycle()), () => acceptReview(decision)),
+  );
+  setHandler(requestRefundSignal, ({ requestId, attemptId, ...request }) =>
+    answer('refund', { requestId, attemptId }, () => (knownRefund(request.refundId) ? undefined : refundRefusal(lifecycle(), request.amount)), () => acceptRefund(request)),
   );
 
   // ---- the first release's updates (definitions.ts): same rules, kept for payments it started ------
