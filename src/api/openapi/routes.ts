@@ -110,7 +110,7 @@ const actionKeyHeader = [
     name: 'Idempotency-Key',
     schema: idempotencyKeyHeader,
     required: false,
-    description: 'The same key and body read back the answer of the first request (after a timeout, for example); without one each request is decided anew',
+    description: 'The same key and body are the same request: once accepted it is acted on once (a retry after a timeout is told so); a refused one changed nothing and is decided anew. Without a key each request is new',
   },
 ];
 
