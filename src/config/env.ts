@@ -74,13 +74,14 @@ export const envSchema = z.object({
   SETTLEMENT_CUTOFF_UTC: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, 'must be HH:MM or HH:MM:SS (UTC)').default('22:00'),
   REFUND_WINDOW_DAYS: z.coerce.number().positive().max(3 * 365).default(180),
   /**
-   * Payment workflows the payments worker keeps in memory between tasks (Temporal's sticky cache).
-   * 0 by default: with a cache, a worker killed with payments cached leaves their next tasks to time
-   * out on its sticky queue, and SDK 1.24 then groups the events around that timeout differently
-   * live and on replay, which stops a payment on a nondeterminism error (docs/replay.md). Without
-   * it every task replays the payment's history (a few ms for a payment's ~100 events).
+   * Payment workflows the payments worker keeps in memory between tasks (Temporal's sticky cache);
+   * the SDK's default when unset. With a cache, a worker SIGKILLed with payments cached leaves
+   * their next tasks to time out on its sticky queue (seconds of waiting), and SDK 1.24 may then
+   * group the events around that timeout differently live and on replay, which stops a payment on
+   * a nondeterminism error until it is reset (docs/replay.md). 0 rules that out, at the cost of a
+   * replay of the payment's history for every task and query (2-3x less throughput, docs/replay.md).
    */
-  PAYMENTS_WORKFLOW_CACHE_SIZE: z.coerce.number().int().min(0).max(100_000).default(0),
+  PAYMENTS_WORKFLOW_CACHE_SIZE: z.coerce.number().int().min(0).max(100_000).optional(),
   /** A worker's Prometheus endpoint: http://<host>:METRICS_PORT/metrics. Unset: none. The API serves /metrics on PORT. */
   METRICS_PORT: port.optional(),
   /** Loopback port of the Temporal SDK's own exporter, re-served on METRICS_PORT. Default METRICS_PORT + 1. */

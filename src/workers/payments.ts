@@ -8,7 +8,7 @@ exitOnFailure(
   runWorkerProcess('payments', ({ env, metrics }) => ({
     workflowsPath: require.resolve('../workflows'),
     sinks: metricsSinks(metrics),
-    // No sticky cache by default: see PAYMENTS_WORKFLOW_CACHE_SIZE (src/config/env.ts).
-    maxCachedWorkflows: env.PAYMENTS_WORKFLOW_CACHE_SIZE,
+    // The SDK's sticky cache unless PAYMENTS_WORKFLOW_CACHE_SIZE says otherwise (src/config/env.ts).
+    ...(env.PAYMENTS_WORKFLOW_CACHE_SIZE !== undefined ? { maxCachedWorkflows: env.PAYMENTS_WORKFLOW_CACHE_SIZE } : {}),
   })),
 );

@@ -26,10 +26,10 @@ const PAYMENTS = envInt('MODEL_PAYMENTS', 150);
 const CONCURRENCY = envInt('MODEL_CONCURRENCY', 32);
 const AUTHORIZATION_WAIT_MS = envInt('MODEL_AUTH_WAIT_MS', 10_000);
 /**
- * The workers SIGKILLed: all four by default, the payments (workflow) worker included. It runs
- * without a sticky cache (PAYMENTS_WORKFLOW_CACHE_SIZE=0) since this test found that SDK 1.24
- * cannot replay what it wrote after a killed worker's sticky task timed out (docs/replay.md).
- * MODEL_KILL_QUEUES narrows the list.
+ * The workers SIGKILLed: all four by default, the payments (workflow) worker included. The stack
+ * runs it without a sticky cache (PAYMENTS_WORKFLOW_CACHE_SIZE=0): with one, this test found that
+ * SDK 1.24 cannot always replay what it wrote after a killed worker's sticky task timed out
+ * (docs/replay.md). MODEL_KILL_QUEUES narrows the list; MODEL_WORKFLOW_CACHE_SIZE sets the cache.
  */
 const KILL_QUEUES = (process.env.MODEL_KILL_QUEUES ?? 'payments,vault,fraud,acquirer').split(',').map((q) => q.trim()) as TaskQueueName[];
 const KILL_GAP_MS = { min: envInt('MODEL_KILL_GAP_MIN_MS', 8_000), max: envInt('MODEL_KILL_GAP_MAX_MS', 20_000) };
@@ -45,6 +45,7 @@ describe('payment model: random command sequences against random faults and kill
   beforeAll(async () => {
     gateway = await startGatewayStack({
       env: {
+        PAYMENTS_WORKFLOW_CACHE_SIZE: process.env.MODEL_WORKFLOW_CACHE_SIZE ?? '0',
         AUTHORIZATION_WAIT_MS: String(AUTHORIZATION_WAIT_MS),
         SETTLEMENT_CUTOFF_UTC: cutoff.utc,
         // Hundreds of payments with thirteen cards within minutes: keep the velocity rules out of it.

@@ -103,6 +103,16 @@ describe('unknown outcomes: lost and late answers, cancels mid-call', () => {
   const sum = (entries: LedgerEntry[], kind: LedgerEntry['kind']) => entries.filter((e) => e.kind === kind).reduce((n, e) => n + e.amount, 0);
   const kinds = (entries: LedgerEntry[]) => entries.map((e) => `${e.kind}:${e.status}`).sort();
 
+  /** The same request again while it answers 503 payments_unavailable (recorded, not decided yet), up to 40 s. */
+  async function untilAnswered(send: () => ReturnType<typeof call>): ReturnType<typeof call> {
+    const deadline = Date.now() + 40_000;
+    for (;;) {
+      const answer = await send();
+      if (answer.status !== 503 || Date.now() > deadline) return answer;
+      await sleep(1_000);
+    }
+  }
+
   async function expectNoPendingUpdate(id: string) {
     expect(await pendingUpdates(gateway.stack.client, id)).toEqual([]);
   }
@@ -348,7 +358,8 @@ describe('unknown outcomes: lost and late answers, cancels mid-call', () => {
     // The same request again reads its answer. The workflow decides it in the task that also
     // carries the capture's result, before the main flow has taken that result: it is refused as
     // not refundable yet (a 409 that changes nothing), and a new request then pays it.
-    const again = await call('POST', `/v1/payments/${id}/refunds`, { merchant: 'm_unknown', headers: { 'Idempotency-Key': `dead-${id}` }, body: { amount: 1200 } });
+    // (With a sticky cache, the killed worker's queue may hold the task a few seconds more: 503 until then.)
+    const again = await untilAnswered(() => call('POST', `/v1/payments/${id}/refunds`, { merchant: 'm_unknown', headers: { 'Idempotency-Key': `dead-${id}` }, body: { amount: 1200 } }));
     if (again.status === 409) {
       expect(again.body.error.code).toBe('payment_not_refundable');
       await waitFor(id, (v) => v.status === 'captured');
@@ -363,7 +374,7 @@ describe('unknown outcomes: lost and late answers, cancels mid-call', () => {
     // A fresh worker replays the whole history to take the next request.
     await gateway.stack.workers.get('payments')!.stop('SIGKILL');
     await gateway.stack.startWorker('payments');
-    const cancel = await call('POST', `/v1/payments/${id}/cancel`, { merchant: 'm_unknown', body: {} });
+    const cancel = await untilAnswered(() => call('POST', `/v1/payments/${id}/cancel`, { merchant: 'm_unknown', body: {} }));
     const history = (await gateway.stack.client.workflow.getHandle(id).fetchHistory()).events ?? [];
     const failures = history.filter((e) => e.workflowTaskFailedEventAttributes).map((e) => e.workflowTaskFailedEventAttributes!.failure?.message);
     expect(failures).toEqual([]);

@@ -37,6 +37,8 @@ describe('soak', () => {
       persistent: true,
       env: {
         AUTHORIZATION_WAIT_MS: String(AUTHORIZATION_WAIT_MS),
+        // Payments workers are SIGKILLed every few minutes: no sticky cache (docs/replay.md). SOAK_WORKFLOW_CACHE_SIZE sets one.
+        PAYMENTS_WORKFLOW_CACHE_SIZE: process.env.SOAK_WORKFLOW_CACHE_SIZE ?? '0',
         SETTLEMENT_CUTOFF_UTC: cutoff.utc,
         FRAUD_CARD_HOURLY_LIMIT: '100000000',
         FRAUD_MERCHANT_MINUTE_LIMIT: '100000000',
