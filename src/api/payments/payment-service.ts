@@ -325,11 +325,15 @@ export class PaymentService {
     left: () => number,
   ): Promise<PaymentState | undefined> {
     let state: PaymentState | undefined;
-    for (let pause = FIRST_POLL_MS; ; pause = Math.min(pause * 2, MAX_POLL_MS)) {
-      state = (await withinMs(handle.query(paymentStateQuery), Math.max(1, Math.min(left(), READ_BOUND_MS))).catch(() => undefined)) ?? state;
-      if ((state && ready(state)) || left() <= 0) return state;
-      await sleep(Math.min(pause, left()));
-    }
+    await pollWithin(
+      () => handle.query(paymentStateQuery),
+      (read) => {
+        state = read ?? state;
+        return state !== undefined && ready(state);
+      },
+      left,
+    );
+    return state;
   }
 
   /**
@@ -366,18 +370,19 @@ export class PaymentService {
       throw err;
     }
     let answer: RequestAnswer | undefined;
-    for (let pause = FIRST_POLL_MS; ; pause = Math.min(pause * 2, MAX_POLL_MS)) {
-      const read = await withinMs(handle.query(requestAnswerQuery, request.requestId), Math.max(1, Math.min(left(), READ_BOUND_MS))).catch(() => undefined);
-      // Ours, or (once ours was accepted) the same accepted request answered to a later sending of it.
-      if (read && (read.outcome?.attemptId === attemptId || (answer?.outcome?.accepted && read.outcome?.accepted))) answer = read;
-      else if (read && !answer?.outcome) answer = { outcome: null, state: read.state };
-      const outcome = answer?.outcome;
-      if (outcome && !outcome.accepted) throw new ApiError(409, 'conflict_error', outcome.code ?? 'invalid_transition', outcome.message ?? 'The payment cannot do this now');
-      if (outcome && answer && isDone(answer.state)) return { state: answer.state, done: true };
-      if (left() <= 0) break;
-      await sleep(Math.min(pause, left()));
-    }
-    if (answer?.outcome) return { state: answer.state, done: false };
+    await pollWithin(
+      () => handle.query(requestAnswerQuery, request.requestId),
+      (read) => {
+        // Ours, or (once ours was accepted) the same accepted request answered to a later sending of it.
+        if (read && (read.outcome?.attemptId === attemptId || (answer?.outcome?.accepted && read.outcome?.accepted))) answer = read;
+        else if (read && !answer?.outcome) answer = { outcome: null, state: read.state };
+        const outcome = answer?.outcome;
+        if (outcome && !outcome.accepted) throw new ApiError(409, 'conflict_error', outcome.code ?? 'invalid_transition', outcome.message ?? 'The payment cannot do this now');
+        return outcome !== null && outcome !== undefined && isDone(answer!.state);
+      },
+      left,
+    );
+    if (answer?.outcome) return { state: answer.state, done: isDone(answer.state) };
     // In the history, not yet decided: the payments worker is down or far behind.
     throw unavailable('The request is recorded but the payment has not taken it yet; retry the same request (same Idempotency-Key) to read its outcome');
   }
@@ -412,6 +417,18 @@ const MAX_POLL_MS = 1_000;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Reads (each read bounded, a failed or late one counting as nothing) until `done` says so or the
+ * time left runs out, backing off between reads. `done` may throw to end the wait with an error.
+ */
+async function pollWithin<T>(read: () => Promise<T>, done: (value: T | undefined) => boolean, left: () => number): Promise<void> {
+  for (let pause = FIRST_POLL_MS; ; pause = Math.min(pause * 2, MAX_POLL_MS)) {
+    const value = await withinMs(read(), Math.max(1, Math.min(left(), READ_BOUND_MS))).catch(() => undefined);
+    if (done(value) || left() <= 0) return;
+    await sleep(Math.min(pause, left()));
+  }
 }
 
 /**
