@@ -123,16 +123,11 @@ describe('a request in the same workflow task as a deadline, taken by a worker t
 
   const scheduled = async (handle: WorkflowHandle) => (await events(handle)).filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED).length;
 
-  it('the worker dies holding the deadline\'s task: the request replays where it landed, one money call', async () => {
-    const handle = await requestWhileTheWorkerDies((h) => h.signal(cancelAsSignal));
-    await replayOnFreshWorker(handle);
-    expect(await nondeterminismFailures(handle)).toEqual([]);
-    expect(await scheduled(handle)).toBe(1);
-    await handle.terminate('test done');
-  }, 90_000);
-
-  it('the request comes while no worker runs and the deadline passes: the next worker and a replay agree', async () => {
-    const handle = await requestWhileNoWorkerRuns((h) => h.signal(cancelAsSignal));
+  it.each([
+    ["the worker dies holding the deadline's task: the request replays where it landed, one money call", requestWhileTheWorkerDies],
+    ['the request comes while no worker runs and the deadline passes: the next worker and a replay agree', requestWhileNoWorkerRuns],
+  ])('%s', async (_name, schedule) => {
+    const handle = await schedule((h) => h.signal(cancelAsSignal));
     await replayOnFreshWorker(handle);
     expect(await nondeterminismFailures(handle)).toEqual([]);
     expect(await scheduled(handle)).toBe(1);
