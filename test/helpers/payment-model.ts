@@ -194,6 +194,8 @@ export class Tally {
   requests = 0;
   answers = new Map<string, number>();
   violations: Violation[] = [];
+  /** Answers to overlapping requests that arrived after a newer one (legitimate, counted to show it happens). */
+  outOfOrderAnswers = 0;
   /** Faults the sandbox refused (an older sandbox without lost/late answers): noted once. */
   faultKnobsRefused?: string;
 
@@ -219,7 +221,7 @@ export class Tally {
       `${label}: ${this.payments} payments (${this.notCreated} never created) by status ${obj(this.byStatus)}; ` +
       `faults injected ${obj(this.faults)}${this.faultKnobsRefused ? ` (sandbox refused the spec's knobs, ran with ${this.faultKnobsRefused})` : ''}; ` +
       `kills ${this.kills} ${obj(this.killsByQueue)}; server restarts ${this.serverRestarts}; workflow cancels ${this.workflowCancels}; ` +
-      `requests ${this.requests}; violations ${this.violations.length} ${JSON.stringify(rules)}`
+      `requests ${this.requests} (${this.outOfOrderAnswers} answers of overlapping requests out of order); violations ${this.violations.length} ${JSON.stringify(rules)}`
     );
   }
 
@@ -272,6 +274,9 @@ export interface Answer {
   status: number;
   body: Body;
   ms: number;
+  /** When the request left and its answer arrived (ms since the epoch): what an answer may show depends on both. */
+  sentAt: number;
+  receivedAt: number;
 }
 
 export class Api {
@@ -352,7 +357,7 @@ export class Api {
       if (status < 300 && route === 'refund' && !isRefundBody(body)) this.tally.violate({ rule: 'http_refund_shape', payment, detail: `${what} answered ${status} with no refund (id, amount, status)` });
     }
     if (ms > this.limitMs) this.tally.violate({ rule: 'http_answer_too_slow', payment, detail: `${what} took ${ms} ms (limit ${this.limitMs})${status ? `, answered ${status}${code}` : ''}` });
-    return { status, body, ms };
+    return { status, body, ms, sentAt: t0, receivedAt: t0 + ms };
   }
 }
 
@@ -365,6 +370,13 @@ const isRefundBody = (b: Body) => typeof b?.id === 'string' && Number.isInteger(
 /** Once a payment is here nothing changes it (settled and partially refunded can still be refunded). */
 const TERMINAL = ['declined', 'canceled', 'failed', 'reversed', 'refunded'];
 
+interface RefundSeen {
+  amount: number;
+  statuses: Set<string>;
+  /** When the first answer showing it succeeded arrived. */
+  succeededShownAt?: number;
+}
+
 export interface PaymentModel {
   index: number;
   plan: PaymentPlan;
@@ -374,6 +386,8 @@ export interface PaymentModel {
   created: boolean;
   status?: string;
   terminal?: string;
+  /** When the first answer showing `terminal` arrived: a request sent after that must show it too. */
+  terminalShownAt?: number;
   view?: Body;
   acceptedCapture?: { amount?: number };
   acceptedCancel: boolean;
@@ -382,7 +396,7 @@ export interface PaymentModel {
   /** Refund idempotency keys used, with the refund each was answered with (if any). */
   refundKeys: { key: string; amount?: number; refundId?: string }[];
   /** Every refund any answer showed, with the statuses it was shown in. */
-  refundsSeen: Map<string, { amount: number; statuses: Set<string> }>;
+  refundsSeen: Map<string, RefundSeen>;
   /** The commands run and their answers, for violation reports. */
   trail: string[];
 }
@@ -411,28 +425,51 @@ function createBody(plan: PaymentPlan) {
  * Takes in what an answer showed of the payment, checking what must hold whatever the faults.
  * `mayBeStale`: the answer to a POST that ran beside other commands shows the payment as it was
  * when it was decided, possibly before what a later GET already saw; it does not move the model.
+ *
+ * Reads must never go back in time: a request *sent after* an answer showed a final status (or a
+ * refund succeeded) must show it too. Two requests that overlapped may be answered in either order
+ * (one read the payment before the other changed it); such an answer is counted as out of order,
+ * not as a violation, and does not move the model.
  */
-function observe(m: PaymentModel, r: PaymentReal, view: Body, mayBeStale = false): void {
+export function observe(m: PaymentModel, r: PaymentReal, answer: Answer, mayBeStale = false): void {
+  const view = answer.body;
   if (!isPaymentBody(view) || view.id !== m.id) return;
   if (mayBeStale && m.status !== undefined) return;
   const problem = (rule: string, detail: string) => r.tally.violate({ rule, payment: m.id, detail: `${detail}; ${m.trail.join(' > ')}` });
-  if (m.terminal && view.status !== m.terminal) problem('terminal_status_changed', `was ${m.terminal}, now ${view.status}`);
-  if (!m.terminal && TERMINAL.includes(view.status)) m.terminal = view.status;
+  if (m.terminal && view.status !== m.terminal) {
+    if (answer.sentAt > m.terminalShownAt!) {
+      problem('terminal_status_changed', `was ${m.terminal} (shown at ${m.terminalShownAt}), now ${view.status} (asked at ${answer.sentAt})`);
+    } else {
+      r.tally.outOfOrderAnswers += 1;
+      return;
+    }
+  }
+  if (!m.terminal && TERMINAL.includes(view.status)) {
+    m.terminal = view.status;
+    m.terminalShownAt = answer.receivedAt;
+  }
   if (typeof view.amount_captured === 'number' && typeof view.amount_refunded === 'number') {
     if (view.amount_captured > m.plan.amount || view.amount_refunded > view.amount_captured || view.amount_refunded < 0) {
       problem('amounts_inconsistent', `amount ${m.plan.amount}, captured ${view.amount_captured}, refunded ${view.amount_refunded}`);
     }
   }
-  for (const refund of Array.isArray(view.refunds) ? (view.refunds as Body[]) : []) seeRefund(m, r, refund);
+  for (const refund of Array.isArray(view.refunds) ? (view.refunds as Body[]) : []) seeRefund(m, r, refund, answer);
   m.status = view.status;
   m.view = view;
 }
 
-function seeRefund(m: PaymentModel, r: PaymentReal, refund: Body): void {
+function seeRefund(m: PaymentModel, r: PaymentReal, refund: Body, answer: Answer): void {
   if (!isRefundBody(refund)) return;
-  const seen = m.refundsSeen.get(refund.id) ?? { amount: refund.amount, statuses: new Set<string>() };
+  const seen: RefundSeen = m.refundsSeen.get(refund.id) ?? { amount: refund.amount, statuses: new Set<string>() };
   if (seen.amount !== refund.amount) r.tally.violate({ rule: 'refund_amount_changed', payment: m.id, detail: `refund ${refund.id} shown as ${seen.amount}, then ${refund.amount}` });
-  if (seen.statuses.has('succeeded') && refund.status !== 'succeeded') r.tally.violate({ rule: 'refund_status_went_back', payment: m.id, detail: `refund ${refund.id} succeeded, then ${refund.status}` });
+  if (seen.succeededShownAt !== undefined && refund.status !== 'succeeded') {
+    if (answer.sentAt > seen.succeededShownAt) {
+      r.tally.violate({ rule: 'refund_status_went_back', payment: m.id, detail: `refund ${refund.id} succeeded (shown at ${seen.succeededShownAt}), then ${refund.status} (asked at ${answer.sentAt})` });
+    } else {
+      r.tally.outOfOrderAnswers += 1;
+    }
+  }
+  if (refund.status === 'succeeded') seen.succeededShownAt = Math.min(seen.succeededShownAt ?? Infinity, answer.receivedAt);
   seen.statuses.add(refund.status);
   m.refundsSeen.set(refund.id, seen);
 }
@@ -442,7 +479,7 @@ const notYetCreated = (m: PaymentModel) => !m.created && m.status === undefined;
 
 async function getPayment(m: PaymentModel, r: PaymentReal): Promise<Answer> {
   const answer = await r.api.send('get', 'GET', `/v1/payments/${m.id}`, m.id, { mayNotExistYet: notYetCreated(m) });
-  if (answer.status === 200) observe(m, r, answer.body);
+  if (answer.status === 200) observe(m, r, answer);
   return answer;
 }
 
@@ -452,7 +489,7 @@ async function createPayment(m: PaymentModel, r: PaymentReal, label: string): Pr
   if (answer.status >= 200 && answer.status < 300) {
     if (answer.body?.id !== m.id) r.tally.violate({ rule: 'create_answered_another_payment', payment: m.id, detail: `answered ${answer.body?.id}` });
     m.created = true;
-    observe(m, r, answer.body, true);
+    observe(m, r, answer, true);
   }
   return answer;
 }
@@ -502,7 +539,7 @@ export class Capture extends Base {
     m.trail.push(`capture(${amount ?? 'full'}):${answer.status}${answer.status === 409 ? ` ${answer.body?.error?.code}` : ''}`);
     if (answer.status === 200 || answer.status === 202) {
       m.acceptedCapture = amount === undefined ? {} : { amount };
-      observe(m, r, answer.body);
+      observe(m, r, answer);
       checkDone(m, r, 'capture', answer, ['processing', 'requires_capture']);
     }
   }
@@ -517,7 +554,7 @@ export class Cancel extends Base {
     m.trail.push(`cancel:${answer.status}${answer.status === 409 ? ` ${answer.body?.error?.code}` : ''}`);
     if (answer.status === 200 || answer.status === 202) {
       m.acceptedCancel = true;
-      observe(m, r, answer.body);
+      observe(m, r, answer);
       checkDone(m, r, 'cancel', answer, ['processing', 'requires_review', 'requires_capture']);
     }
   }
@@ -535,7 +572,7 @@ export class Review extends Base {
     m.trail.push(`review(${this.decision}):${answer.status}${answer.status === 409 ? ` ${answer.body?.error?.code}` : ''}`);
     if (answer.status === 200 || answer.status === 202) {
       m.acceptedReview = this.decision;
-      observe(m, r, answer.body);
+      observe(m, r, answer);
       checkDone(m, r, 'review', answer, ['requires_review']);
     }
   }
@@ -552,7 +589,7 @@ async function refundOnce(m: PaymentModel, r: PaymentReal, amount: number | unde
   });
   m.trail.push(`${label}(${amount ?? 'rest'}${key ? ` ${key.slice(-4)}` : ''}):${answer.status}${answer.status === 409 ? ` ${answer.body?.error?.code}` : ''}`);
   if (answer.status >= 200 && answer.status < 300 && isRefundBody(answer.body)) {
-    seeRefund(m, r, answer.body);
+    seeRefund(m, r, answer.body, answer);
     if (amount !== undefined && answer.body.amount !== amount) {
       r.tally.violate({ rule: 'refund_amount_not_requested', payment: m.id, detail: `asked ${amount}, refund ${answer.body.id} is ${answer.body.amount}` });
     }
@@ -780,7 +817,7 @@ export async function runScenario(gateway: GatewayStack, scenario: Scenario, opt
     const answer = await api.send('probe', 'GET', `/v1/payments/${m.id}`, m.id);
     if (answer.status === 200) {
       m.created = true;
-      observe(m, real, answer.body);
+      observe(m, real, answer);
     }
   }
   await waitForRest(models, real);
