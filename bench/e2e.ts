@@ -40,6 +40,9 @@ const FLOOR_QUEUE = 'bench-floor';
 const PAYMENT_PATH_ACTIVITIES = 5;
 /** Fraud velocity limits out of reach: every payment of the run uses one card and one merchant. */
 const UNREACHABLE = '1000000000';
+/** Reads measured per kind in the reads phase (BENCH_READS), at concurrency READ_CONCURRENCY, under a background of payments. */
+const READS = positiveInt('BENCH_READS', 300);
+const READ_CONCURRENCY = 8;
 
 function positiveInt(name: string, fallback: number, { allowZero = false } = {}): number {
   const raw = process.env[name];
@@ -167,12 +170,16 @@ function errorLabel(err: unknown): string {
 
 const runId = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 
-function paymentSender(stack: GatewayStack, tag: string) {
+/** Payments the run created, by how they ended: the reads phase reads them back. */
+const created = { captured: [] as string[], declined: [] as string[] };
+
+function paymentSender(stack: GatewayStack, tag: string, card: string = TEST_CARDS.visa) {
+  const expected = card === TEST_CARDS.visa ? 'captured' : 'declined';
   const body = JSON.stringify({
     amount: 1_999,
     currency: 'USD',
     capture_method: 'automatic',
-    card: { number: TEST_CARDS.visa, exp_month: 12, exp_year: 2030, cvc: TEST_CVCS[0] },
+    card: { number: card, exp_month: 12, exp_year: 2030, cvc: TEST_CVCS[0] },
     description: 'bench:e2e',
   });
   const token = stack.token(MERCHANT, ['payments:write', 'payments:read']);
@@ -193,9 +200,60 @@ function paymentSender(stack: GatewayStack, tag: string) {
       const code = typeof parsed.error?.code === 'string' ? ` ${parsed.error.code}` : typeof parsed.status === 'string' ? ` ${parsed.status}` : '';
       return { ok: false, label: `HTTP ${response.status}${code}`, non201: true };
     }
-    if (parsed.status !== 'captured') return { ok: false, label: `HTTP 201 but status ${String(parsed.status)}`, non201: false };
+    if (parsed.status !== expected) return { ok: false, label: `HTTP 201 but status ${String(parsed.status)}`, non201: false };
+    created[expected].push((parsed as { id: string }).id);
     return { ok: true };
   };
+}
+
+/** GETs of `path(i)`, answered 200. */
+function readSender(stack: GatewayStack, path: (i: number) => string) {
+  const token = stack.token(MERCHANT, ['payments:read']);
+  return async (i: number): Promise<Outcome> => {
+    const response = await fetch(`${stack.apiUrl}${path(i)}`, { headers: { Authorization: `Bearer ${await token}` } });
+    await response.text();
+    return response.status === 200 ? { ok: true } : { ok: false, label: `HTTP ${response.status}`, non201: true };
+  };
+}
+
+/**
+ * Reads under load: while payments keep arriving (4 clients), GET of closed payments (declined:
+ * answered from their final record), GET of running ones (captured, settling at the cutoff:
+ * answered by their workflow, a query) and listing pages (the records), each READS times.
+ */
+async function readsPhase(stack: GatewayStack): Promise<{ name: string; r: LevelResult }[]> {
+  process.stdout.write(`Reads: ${Math.min(READS, 50)} declined payments to read back... `);
+  await closedLoop(Math.min(READS, 50), 4, paymentSender(stack, 'reads-declined', TEST_CARDS.declinedGeneric));
+  // Their workflows close after the decision; the record's last write lands just before.
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  console.log('done');
+  let loadDone = false;
+  const load = (async () => {
+    const send = paymentSender(stack, 'reads-load');
+    let i = 0;
+    await Promise.all(Array.from({ length: 4 }, async () => {
+      while (!loadDone) await send(i++).catch(() => undefined);
+    }));
+  })();
+  const results: { name: string; r: LevelResult }[] = [];
+  const pick = (ids: string[], i: number) => ids[i % ids.length]!;
+  try {
+    for (const [name, path] of [
+      ['GET closed (record)', (i: number) => `/v1/payments/${pick(created.declined, i)}`],
+      ['GET running (workflow)', (i: number) => `/v1/payments/${pick(created.captured, i)}`],
+      ['list, 20 per page (records)', () => '/v1/payments?limit=20'],
+      ['list, status filter (records)', () => '/v1/payments?limit=20&status=declined'],
+    ] as const) {
+      process.stdout.write(`  ${name}: ${READS} at concurrency ${READ_CONCURRENCY}... `);
+      const r = await closedLoop(READS, READ_CONCURRENCY, readSender(stack, path));
+      console.log(`${fmtRate(r.perSecond)}/s`);
+      results.push({ name, r });
+    }
+  } finally {
+    loadDone = true;
+    await load;
+  }
+  return results;
 }
 
 function floorSender(stack: GatewayStack, tag: string) {
@@ -257,7 +315,7 @@ async function main(): Promise<void> {
   });
 
   try {
-    process.stdout.write('Starting the stack (Temporal dev server, acquirer sandbox, 4 workers, API)... ');
+    process.stdout.write('Starting the stack (Temporal dev server, acquirer sandbox, 5 workers, API)... ');
     const t0 = Date.now();
     stack = await startGatewayStack({
       env: {
@@ -301,6 +359,7 @@ async function main(): Promise<void> {
       results.push({ level, ours, floor });
     }
 
+    const reads = await readsPhase(stack);
     const ledger = await stack.sandbox.ledger().catch(() => undefined);
     console.log('');
     console.log('POST /v1/payments (approved test card, automatic capture: 201 once captured) vs the floor:');
@@ -334,6 +393,12 @@ async function main(): Promise<void> {
       console.log('Failures:');
       for (const line of failures) console.log(line);
     }
+    console.log('');
+    console.log(`Reads under load (4 clients sending payments meanwhile), ${READ_CONCURRENCY} readers, latencies in ms:`);
+    const readRows = [['read', 'reads/s', 'p50', 'p95', 'p99', 'errors']];
+    for (const { name, r } of reads) readRows.push([name, fmtRate(r.perSecond), fmtMs(r.p50), fmtMs(r.p95), fmtMs(r.p99), String(r.requests - r.ok)]);
+    console.log(table(readRows));
+    for (const line of reads.flatMap(({ name, r }) => failureLines(name, r))) console.log(line);
     console.log('');
     console.log('Each payment: card intake sealed by the API (SQLite), update-with-start of the payment workflow on the');
     console.log('payments worker, tokenize + checkFraud + authorize (acquirer sandbox over HTTP) + purgeCvv + capture (HTTP).');

@@ -16,7 +16,7 @@ import { TASK_QUEUES, type ActivityQueueName } from '../src/temporal/task-queues
 export const PAYMENT_PATH_QUEUES: readonly ActivityQueueName[] = ['vault', 'fraud', 'vault', 'vault', 'acquirer'];
 
 const ping = (queue: ActivityQueueName) => proxyActivities<ReadinessActivities>({ taskQueue: TASK_QUEUES[queue], startToCloseTimeout: '30s' }).ping;
-const pings: Record<ActivityQueueName, () => Promise<unknown>> = { vault: ping('vault'), fraud: ping('fraud'), acquirer: ping('acquirer') };
+const pings: Record<ActivityQueueName, () => Promise<unknown>> = { vault: ping('vault'), fraud: ping('fraud'), acquirer: ping('acquirer'), records: ping('records') };
 
 /** Five sequential no-op activities; returns how many ran. */
 export async function noopPaymentFloorWorkflow(): Promise<number> {

@@ -6,6 +6,12 @@ import { createReadinessActivities } from './readiness';
 
 export type { FraudCheckInput, FraudDecision, FraudOutcome, FraudReason } from '../fraud/rules';
 
+/**
+ * The decision as it travels in Temporal: `scoredAt` as an ISO time, since an epoch in ms is a
+ * 13-digit run that can pass the Luhn check, which payload scans (rightly) refuse.
+ */
+export type FraudCheckResult = Omit<FraudDecision, 'scoredAt'> & { scoredAt?: string };
+
 export interface FraudActivityDependencies {
   checker: FraudChecker;
 }
@@ -42,8 +48,9 @@ export function createFraudActivities(deps: FraudActivityDependencies) {
      * Scores a payment: approve, review or decline, with every reason. A decline is an answer, not a
      * failure; a database error is a failure Temporal retries, and a retry returns the first answer.
      */
-    async checkFraud(input: FraudCheckInput): Promise<FraudDecision> {
-      return deps.checker.check(parse(fraudCheckInputSchema, input, 'fraud check'));
+    async checkFraud(input: FraudCheckInput): Promise<FraudCheckResult> {
+      const { scoredAt, ...decision } = await deps.checker.check(parse(fraudCheckInputSchema, input, 'fraud check'));
+      return { ...decision, ...(scoredAt !== undefined ? { scoredAt: new Date(scoredAt).toISOString() } : {}) };
     },
 
     /** Records a fraud label; reporting twice is the same report. */

@@ -35,8 +35,12 @@ export interface AuthorizeInput {
 
 export interface RetainCvvInput {
   cvvRef: string;
-  /** Epoch ms: the CVV lives at least until then (a review deadline), unless purged before. */
-  until: number;
+  /**
+   * The CVV lives at least until then (a review deadline), unless purged before. An ISO time: an
+   * epoch in ms is a 13-digit run that can pass the Luhn check, and payload scans (rightly) refuse
+   * those. Epoch ms from payments started before this change are still accepted.
+   */
+  until: string | number;
   merchantId: string;
   paymentId: string;
 }
@@ -80,7 +84,9 @@ export function createVaultActivities(deps: VaultActivityDependencies) {
 
     /** Keeps a CVV past its time-to-live while its payment may still authorize (a fraud review). */
     async retainCvv(input: RetainCvvInput): Promise<{ retained: boolean }> {
-      return deps.vault.retainCvv(input.cvvRef, input.until, { merchantId: input.merchantId, paymentId: input.paymentId });
+      const until = typeof input.until === 'number' ? input.until : Date.parse(input.until);
+      if (!Number.isFinite(until)) throw ApplicationFailure.nonRetryable('retainCvv: until is not a time', 'InvalidRetainCvvInput');
+      return deps.vault.retainCvv(input.cvvRef, until, { merchantId: input.merchantId, paymentId: input.paymentId });
     },
 
     async purgeCvv(input: PurgeCvvInput): Promise<{ purged: boolean }> {

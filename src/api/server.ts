@@ -19,9 +19,12 @@ import { authenticate } from './auth/middleware';
 import { loadAuthConfig } from './auth/auth-config';
 import { createTokenVerifier } from './auth/verify-token';
 import { PaymentService } from './payments/payment-service';
+import { PaymentRecords } from '../records/payment-records';
 import { FraudOpsService } from './fraud/fraud-ops-service';
 import { paymentPolicy } from './payments/policy';
 import { createApp } from './app';
+
+const DAY_MS = 86_400_000;
 
 async function main(): Promise<void> {
   const env = loadEnv();
@@ -35,7 +38,7 @@ async function main(): Promise<void> {
   const issuer: DataKeyIssuer = { kind: keys.kind, generateDataKey: (purpose) => keys.generateDataKey(purpose) };
   const audit = new AuditLog(db);
   const intake = new CardIntake(db, issuer, audit, { ttlMs: env.CVV_TTL_MINUTES * 60_000 });
-  const payments = new PaymentService(client, intake, audit, { policy: paymentPolicy(env), authorizationWaitMs: env.AUTHORIZATION_WAIT_MS });
+  const payments = new PaymentService(client, intake, audit, new PaymentRecords(db, env.RECORDS_RETENTION_DAYS * DAY_MS), { policy: paymentPolicy(env), authorizationWaitMs: env.AUTHORIZATION_WAIT_MS });
   const verifier = createTokenVerifier(loadAuthConfig(process.env, env.DATA_DIR));
   const app = createApp({
     client,

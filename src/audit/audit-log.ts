@@ -14,6 +14,7 @@ export type AuditAction =
   | 'payment.refund'
   | 'review.decision'
   | 'fraud.report'
+  | 'records.purge'
   | 'auth.failure';
 
 export interface AuditEntry {

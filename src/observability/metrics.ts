@@ -1,3 +1,4 @@
+import type { RecordWriteResult } from '../records/record-write';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { InjectedSinks } from '@temporalio/worker';
 import type { Sinks } from '@temporalio/workflow';
@@ -164,6 +165,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly recordWrites = new Counter({
+    name: 'payment_record_writes_total',
+    help: 'Writes of payment records by the records worker, by result (applied; stale: a retry or late write, nothing changed; gap: resent whole).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
   readonly intakeExpiries = new Counter({
     name: 'card_intake_expiries_total',
     help: 'Sealed cards (intakes) destroyed by the time-to-live sweeper because no payment tokenized them in time.',
@@ -220,6 +228,14 @@ export class Metrics {
     this.cvvPurges.inc({ result: oneOf(CVV_PURGE_RESULTS, result) });
   }
 
+  recordRecordWrite(result: RecordWriteResult): void {
+    this.recordWrites.inc({ result: oneOf(RECORD_WRITE_RESULTS, result) });
+  }
+
+  initRecordWrites(): void {
+    for (const result of RECORD_WRITE_RESULTS) this.recordWrites.inc({ result }, 0);
+  }
+
   /** What one run of the TTL sweeper destroyed: pass `Vault.sweepExpired()`'s result as it is. */
   recordSweep(swept: { cvvs: readonly unknown[] | number; intakes: number }): void {
     const cvvs = typeof swept.cvvs === 'number' ? swept.cvvs : swept.cvvs.length;
@@ -249,6 +265,8 @@ export class Metrics {
     for (const result of CVV_PURGE_RESULTS) this.cvvPurges.inc({ result }, 0);
   }
 }
+
+const RECORD_WRITE_RESULTS: readonly RecordWriteResult[] = ['applied', 'stale', 'gap'];
 
 function oneOf<T extends string>(allowed: readonly T[], value: string): T | 'other' {
   return (allowed as readonly string[]).includes(value) ? (value as T) : 'other';

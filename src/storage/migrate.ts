@@ -4,9 +4,10 @@ import { migration as vault } from './migrations/001-vault';
 import { migration as auditLog } from './migrations/002-audit-log';
 import { migration as fraud } from './migrations/003-fraud';
 import { migration as fraudFeatures } from './migrations/004-fraud-features';
+import { migration as paymentRecords } from './migrations/005-payment-records';
 
 /** Every migration, in order. */
-export const MIGRATIONS: readonly Migration[] = [vault, auditLog, fraud, fraudFeatures];
+export const MIGRATIONS: readonly Migration[] = [vault, auditLog, fraud, fraudFeatures, paymentRecords];
 
 /**
  * Brings the schema up to date. Safe when several processes start at once (API and vault worker):

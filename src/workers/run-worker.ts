@@ -15,6 +15,8 @@ import { openKeyProvider } from '../vault/keys/open-key-provider';
 export type WorkerRole = Pick<WorkerOptions, 'activities' | 'workflowsPath' | 'workflowBundle' | 'sinks'> & {
   /** Releases what the role opened (database, timers) once the worker has drained. */
   close?: () => Promise<void>;
+  /** Runs once the worker polls (Temporal is reachable), e.g. to ensure a schedule; a failure is logged, not fatal. */
+  onPolling?: () => Promise<void>;
 };
 
 const PINO_LEVEL: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
@@ -60,7 +62,7 @@ export async function runWorkerProcess(
   // Every worker encrypts Temporal payloads; only the vault worker uses the keys for card data.
   const keys = await openKeyProvider(env);
   const metrics = new Metrics();
-  const { close, activities, ...options } = await role({ env, logger, keys, metrics });
+  const { close, onPolling, activities, ...options } = await role({ env, logger, keys, metrics });
   const metricsServer =
     env.METRICS_PORT === undefined
       ? undefined
@@ -84,6 +86,7 @@ export async function runWorkerProcess(
   });
 
   logger.info({ address, namespace: env.TEMPORAL_NAMESPACE, taskQueue: TASK_QUEUES[queue] }, 'worker polling');
+  onPolling?.().catch((err: Error) => logger.warn({ err: err.message }, 'start-up task failed'));
   try {
     await worker.run();
   } finally {

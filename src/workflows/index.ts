@@ -5,3 +5,4 @@
 export { readinessWorkflow } from './readiness';
 export { paymentWorkflow } from './payment/payment-workflow';
 export { fraudReportWorkflow } from './fraud-report';
+export { recordsRetentionWorkflow } from './records-retention';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import { createFraudActivities, type FraudCheckInput, type FraudDecision, type FraudReportResult } from '../../src/activities/fraud';
+import { createFraudActivities, type FraudCheckInput, type FraudCheckResult, type FraudReportResult } from '../../src/activities/fraud';
 import { AuditLog } from '../../src/audit/audit-log';
 import { FraudChecker } from '../../src/fraud/fraud-checker';
 import { FraudStore } from '../../src/fraud/fraud-store';
@@ -47,11 +47,11 @@ describe('fraud activities', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  async function checkFraud(pan: string, overrides: Partial<FraudCheckInput> = {}): Promise<{ input: FraudCheckInput; decision: FraudDecision }> {
+  async function checkFraud(pan: string, overrides: Partial<FraudCheckInput> = {}): Promise<{ input: FraudCheckInput; decision: FraudCheckResult }> {
     sequence += 1;
     // The whole TokenizedCard, as the workflow passes it on: the activity keeps what the rules need.
     const input = { paymentId: `pay_${sequence}`, merchantId: 'm_1', amount: 1999, currency: 'USD', card: await tokenize(pan), ...overrides };
-    return { input, decision: (await env.run(activities.checkFraud, input)) as FraudDecision };
+    return { input, decision: (await env.run(activities.checkFraud, input)) as FraudCheckResult };
   }
 
   it('approves an ordinary card', async () => {
@@ -137,9 +137,9 @@ describe('fraud activities with the model', () => {
   it('scores with the model, keys the features by a hash of the token, and reports idempotently', async () => {
     const card = await tokenize(TEST_CARDS.visa);
     const input = { paymentId: 'pay_model_1', merchantId: 'm_1', amount: 1999, currency: 'USD', card, cardToken: card.token };
-    const decision = (await env.run(activities.checkFraud, input)) as FraudDecision;
+    const decision = (await env.run(activities.checkFraud, input)) as FraudCheckResult;
     expect(decision).toEqual(
-      expect.objectContaining({ decision: 'approve', score: expect.any(Number), modelVersion: expect.stringMatching(/^fraud-/), scoredAt: expect.any(Number) }),
+      expect.objectContaining({ decision: 'approve', score: expect.any(Number), modelVersion: expect.stringMatching(/^fraud-/), scoredAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) }),
     );
     expect(await env.run(activities.checkFraud, input)).toEqual(decision);
 

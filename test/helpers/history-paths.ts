@@ -34,6 +34,12 @@ function typeOf(event: HistoryEvent): string {
 
 const key = (id: unknown) => String(id ?? '');
 
+/**
+ * Bookkeeping beside the payment's path, not part of it: how many record writes a payment makes
+ * depends on timing (they coalesce), and would make every run a "new" path.
+ */
+const BESIDE_THE_PATH = new Set(['recordPayment']);
+
 export function pathSignature(history: History): PathSignature {
   const steps: string[] = [];
   const updates: string[] = [];
@@ -48,10 +54,13 @@ export function pathSignature(history: History): PathSignature {
 
   for (const event of history.events ?? []) {
     switch (typeOf(event)) {
-      case 'ACTIVITY_TASK_SCHEDULED':
+      case 'ACTIVITY_TASK_SCHEDULED': {
+        const name = event.activityTaskScheduledEventAttributes?.activityType?.name ?? '?';
+        if (BESIDE_THE_PATH.has(name)) break;
         activityAt.set(key(event.eventId), steps.length);
-        steps.push(`activity:${event.activityTaskScheduledEventAttributes?.activityType?.name ?? '?'}`);
+        steps.push(`activity:${name}`);
         break;
+      }
       case 'ACTIVITY_TASK_COMPLETED':
         outcome(activityAt, event.activityTaskCompletedEventAttributes?.scheduledEventId, 'completed');
         break;

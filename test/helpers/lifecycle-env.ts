@@ -12,12 +12,14 @@ import { FaultInjector } from '../../src/acquirer/sandbox/faults';
 import { Ledger, type LedgerEntry } from '../../src/acquirer/sandbox/ledger';
 import { createAcquirerActivities } from '../../src/activities/acquirer';
 import { createFraudActivities } from '../../src/activities/fraud';
+import { createRecordsActivities } from '../../src/activities/records';
 import { createVaultActivities } from '../../src/activities/vault';
 import { AuditLog } from '../../src/audit/audit-log';
 import { FraudChecker } from '../../src/fraud/fraud-checker';
 import { FraudStore } from '../../src/fraud/fraud-store';
 import { createLogger } from '../../src/logging/logger';
 import { Metrics, metricsSinks } from '../../src/observability/metrics';
+import { PaymentRecords } from '../../src/records/payment-records';
 import { migrate } from '../../src/storage/migrate';
 import { SqliteDb } from '../../src/storage/sqlite-db';
 import { gatewayDataConverter } from '../../src/temporal/data-converter';
@@ -54,10 +56,19 @@ export interface LifecycleEnv {
   env: TestWorkflowEnvironment;
   client: Client;
   db: SqliteDb;
+  /** The payment records the records worker writes (src/records). */
+  records: PaymentRecords;
   ledger(): LedgerEntry[];
   /** Seals a test card and starts its payment workflow, as the API does. */
-  startPayment(options: { card: string; amount?: number; captureMethod?: 'automatic' | 'manual'; policy?: Partial<PaymentPolicy> }): Promise<ReturnType<Client['workflow']['getHandle']>>;
-  /** Runs `work` while the four workers poll (they run for the whole environment's life). */
+  startPayment(options: {
+    card: string;
+    amount?: number;
+    captureMethod?: 'automatic' | 'manual';
+    policy?: Partial<PaymentPolicy>;
+    /** Recorded for the replay tests when RECORD_HISTORIES is set (default true; false for a path too long to commit). */
+    recordHistory?: boolean;
+  }): Promise<ReturnType<Client['workflow']['getHandle']>>;
+  /** Runs `work` while the five workers poll (they run for the whole environment's life). */
   withWorkers<T>(work: () => Promise<T>): Promise<T>;
   teardown(): Promise<void>;
 }
@@ -89,6 +100,7 @@ export async function createLifecycleEnv(): Promise<LifecycleEnv> {
   const audit = new AuditLog(db);
   const vault = await Vault.open(db, keys, audit);
   const intake = new CardIntake(db, keys, audit, { ttlMs: 30 * 60_000 });
+  const records = new PaymentRecords(db, 7 * 365 * DAY);
 
   const ledger = Ledger.open(path.join(dir, 'acquirer.db'));
   const sandbox = createSandboxApp({ ledger, faults: new FaultInjector(), logger: createLogger({ name: 'acquirer-sandbox', level: 'silent' }) });
@@ -109,6 +121,7 @@ export async function createLifecycleEnv(): Promise<LifecycleEnv> {
     Worker.create({ connection, dataConverter, taskQueue: TASK_QUEUES.vault, activities: createVaultActivities({ vault, acquirer }) }),
     Worker.create({ connection, dataConverter, taskQueue: TASK_QUEUES.fraud, activities: createFraudActivities({ checker: new FraudChecker(new FraudStore(db)) }) }),
     Worker.create({ connection, dataConverter, taskQueue: TASK_QUEUES.acquirer, activities: createAcquirerActivities({ acquirer }) }),
+    Worker.create({ connection, dataConverter, taskQueue: TASK_QUEUES.records, activities: createRecordsActivities({ records, audit }) }),
   ]);
 
   const running = workers.map((worker) => worker.run());
@@ -122,8 +135,9 @@ export async function createLifecycleEnv(): Promise<LifecycleEnv> {
     env,
     client,
     db,
+    records,
     ledger: () => ledger.entries(),
-    async startPayment({ card, amount = 1999, captureMethod = 'automatic', policy = {} }) {
+    async startPayment({ card, amount = 1999, captureMethod = 'automatic', policy = {}, recordHistory = true }) {
       const validated = testCard(card);
       const sealed = await intake.seal(validated, { actor: 'test', merchantId: 'm_test' });
       const paymentId = `pay_${String(++counter).padStart(24, '0')}`;
@@ -152,7 +166,7 @@ export async function createLifecycleEnv(): Promise<LifecycleEnv> {
           { key: SA.cardLast4, value: validated.last4 },
         ],
       });
-      recorder?.track(handle.workflowId, handle.firstExecutionRunId);
+      if (recordHistory) recorder?.track(handle.workflowId, handle.firstExecutionRunId);
       return handle;
     },
     withWorkers<T>(work: () => Promise<T>): Promise<T> {

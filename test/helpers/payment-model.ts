@@ -4,6 +4,11 @@ import fc from 'fast-check';
 import type { EffectiveFaults, FaultableOperation } from '../../src/acquirer/sandbox/faults';
 import type { LedgerEntry } from '../../src/acquirer/sandbox/ledger';
 import { paymentIdFor } from '../../src/api/payments/payment-service';
+import { PaymentRecords } from '../../src/records/payment-records';
+import type { Db } from '../../src/storage/db';
+import { openDb } from '../../src/storage/open-db';
+import { paymentStateQuery } from '../../src/workflows/payment/definitions';
+import type { PaymentState } from '../../src/workflows/payment/state';
 import { EncryptionCodec } from '../../src/temporal/payload-codec';
 import { ALL_QUEUES, type TaskQueueName } from '../../src/temporal/task-queues';
 import { PAYMENT_STATUSES } from '../../src/workflows/payment/lifecycle';
@@ -12,6 +17,7 @@ import { auditLedger, isFinal, ledgerByPayment, type AuditedPayment, type Violat
 import { decodeHistoryPayloads } from './history-recorder';
 import { historyToJSON } from './history-json';
 import { ROOT } from './processes';
+import { sameJson } from './same-json';
 import { TEST_CARDS, TEST_CVCS } from './test-cards';
 
 /**
@@ -194,6 +200,8 @@ export class Tally {
   requests = 0;
   answers = new Map<string, number>();
   violations: Violation[] = [];
+  /** Records compared with their workflow after a command (RecordChecked). */
+  recordChecks = 0;
   /** Answers to overlapping requests that arrived after a newer one (legitimate, counted to show it happens). */
   outOfOrderAnswers = 0;
   /** Faults the sandbox refused (an older sandbox without lost/late answers): noted once. */
@@ -221,7 +229,7 @@ export class Tally {
       `${label}: ${this.payments} payments (${this.notCreated} never created) by status ${obj(this.byStatus)}; ` +
       `faults injected ${obj(this.faults)}${this.faultKnobsRefused ? ` (sandbox refused the spec's knobs, ran with ${this.faultKnobsRefused})` : ''}; ` +
       `kills ${this.kills} ${obj(this.killsByQueue)}; server restarts ${this.serverRestarts}; workflow cancels ${this.workflowCancels}; ` +
-      `requests ${this.requests} (${this.outOfOrderAnswers} answers of overlapping requests out of order); violations ${this.violations.length} ${JSON.stringify(rules)}`
+      `requests ${this.requests} (${this.outOfOrderAnswers} answers of overlapping requests out of order); records checked ${this.recordChecks}; violations ${this.violations.length} ${JSON.stringify(rules)}`
     );
   }
 
@@ -404,6 +412,8 @@ export interface PaymentModel {
 export interface PaymentReal {
   api: Api;
   gateway: GatewayStack;
+  /** The payment records the records worker writes, read behind the API's back. */
+  records: PaymentRecords;
   tally: Tally;
   options: ModelOptions;
 }
@@ -721,7 +731,8 @@ export interface RunControl {
 export async function runScenario(gateway: GatewayStack, scenario: Scenario, options: ModelOptions, tally: Tally, knownPaymentIds: Set<string>, control: RunControl = {}): Promise<PaymentModel[]> {
   const log = options.log ?? (() => undefined);
   const api = new Api(gateway, options, tally);
-  const real: PaymentReal = { api, gateway, tally, options };
+  const db: Db = await openDb({ databaseUrl: gateway.stack.env.DATABASE_URL, dataDir: gateway.stack.dataDir });
+  const real: PaymentReal = { api, gateway, tally, options, records: new PaymentRecords(db, 86_400_000) };
   const faultCounter = new FaultCounter(gateway, tally);
   const started = Date.now();
   let done = false;
@@ -827,15 +838,48 @@ export async function runScenario(gateway: GatewayStack, scenario: Scenario, opt
     if (!m.created) tally.notCreated += 1;
     tally.add(tally.byStatus, m.created ? (m.status ?? 'unread') : 'never_created');
   }
+  await db.close();
   return models;
 }
+
+/**
+ * A command, then the payment's record checked against its workflow: never ahead of it (read the
+ * record first, then the workflow: the workflow can only have moved on), and its timeline a prefix
+ * of the workflow's. Skipped while the workflow cannot be read (a worker is down).
+ */
+class RecordChecked implements PaymentCommand {
+  constructor(private readonly inner: PaymentCommand) {}
+  check(m: Readonly<PaymentModel>): boolean {
+    return this.inner.check(m);
+  }
+  async run(m: PaymentModel, r: PaymentReal): Promise<void> {
+    await this.inner.run(m, r);
+    if (!m.created) return;
+    const record = await r.records.get(m.id);
+    const state = await withinMs(r.gateway.stack.client.workflow.getHandle(m.id).query(paymentStateQuery) as Promise<PaymentState>, 3_000).catch(() => undefined);
+    if (!record || !state) return;
+    r.tally.recordChecks += 1;
+    const recorded = record.state.timeline.length;
+    if (recorded > state.timeline.length) {
+      r.tally.violate({ rule: 'record_ahead_of_workflow', payment: m.id, detail: `record with ${recorded} timeline entries, workflow with ${state.timeline.length}; ${m.trail.join(' > ')}` });
+    } else if (!sameJson(record.state.timeline, state.timeline.slice(0, recorded))) {
+      r.tally.violate({ rule: 'record_timeline_not_workflow', payment: m.id, detail: `the record's timeline is not the workflow's first ${recorded} entries; ${m.trail.join(' > ')}` });
+    }
+  }
+  toString(): string {
+    return this.inner.toString();
+  }
+}
+
+const withinMs = <T>(work: Promise<T>, ms: number): Promise<T | undefined> =>
+  Promise.race([work, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms).unref())]);
 
 async function runPayment(m: PaymentModel, r: PaymentReal): Promise<void> {
   const created = createPayment(m, r, 'create');
   if (m.plan.commandsStart === 'after_answer') await created;
   else await sleep(m.plan.commandsStart);
   try {
-    await fc.asyncModelRun(() => ({ model: m, real: r }), m.plan.commands);
+    await fc.asyncModelRun(() => ({ model: m, real: r }), [...m.plan.commands].map((c) => new RecordChecked(c)));
   } catch (err) {
     r.tally.violate({ rule: 'model_error', payment: m.id, detail: (err as Error).stack?.slice(0, 800) ?? String(err) });
   }
@@ -1099,6 +1143,8 @@ async function auditPayment(m: PaymentModel, r: PaymentReal, rows: LedgerEntry[]
     problem('workflow_unreadable', (err as Error).message.slice(0, 200));
   }
 
+  await auditRecord(m, r, problem);
+
   // Every refund an answer showed as succeeded is still shown so (the ledger audit then finds it in the books).
   const finalRefunds = new Map<string, Body>(((view.refunds ?? []) as Body[]).map((x) => [x.id, x]));
   for (const [id, seen] of m.refundsSeen) {
@@ -1126,6 +1172,29 @@ async function auditPayment(m: PaymentModel, r: PaymentReal, rows: LedgerEntry[]
   if (m.plan.card === 'fraudBlocklisted' && rows.length > 0) problem('fraud_declined_card_reached_acquirer', `${rows.length} ledger rows`);
   if (m.plan.card === 'captureFails' && captures.length > 0) problem('failing_capture_captured', 'the capture-fails card has a capture');
   if (['captured', 'settled', 'partially_refunded'].includes(status) && captures.length === 0) problem('captured_without_capture', 'no capture row');
+}
+
+/**
+ * At rest, the payment's record is the workflow's state, exactly (once its last write landed:
+ * a write is at most one behind), and final once the workflow has closed.
+ */
+async function auditRecord(m: PaymentModel, r: PaymentReal, problem: (rule: string, detail: string) => void): Promise<void> {
+  const handle = r.gateway.stack.client.workflow.getHandle(m.id);
+  let state: PaymentState | undefined;
+  let record;
+  for (let tries = 0; tries < 50; tries++) {
+    state = (await handle.query(paymentStateQuery).catch(() => undefined)) as PaymentState | undefined;
+    record = await r.records.get(m.id);
+    if (state && record && sameJson(record.state, state)) break;
+    await sleep(200);
+  }
+  if (!state) return problem('workflow_unreadable', 'no state to compare the record with');
+  if (!record) return problem('record_missing', 'the payment has no record');
+  if (!sameJson(record.state, state)) {
+    const fields = [...new Set([...Object.keys(state), ...Object.keys(record.state)])].filter((k) => !sameJson((state as never)[k], (record.state as never)[k]));
+    return problem('record_not_workflow', `at rest the record differs from the workflow in ${fields.join(', ')} (record write ${record.revision}, timeline ${record.state.timeline.length} of the workflow's ${state.timeline.length})`);
+  }
+  if ((await describeWorkflow(r, m.id)).closed && !record.final) problem('record_not_final', 'the workflow has closed, its record is not final');
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -124,6 +124,8 @@ const WORKER_CHECKS: Record<TaskQueueName, Check[]> = {
     present('acquirer_calls_total', { operation: 'settle', outcome: 'succeeded' }),
     atLeast('acquirer_call_duration_seconds_count', { operation: 'capture' }, 2),
   ],
+  // The records worker writes every payment's record at its transitions.
+  records: [atLeast('payment_record_writes_total', { result: 'applied' }, PAYMENTS.length), present('payment_record_writes_total', { result: 'gap' })],
 };
 
 describe('GET /metrics on the API and on every worker (real dev server, workers, acquirer sandbox and API processes)', () => {

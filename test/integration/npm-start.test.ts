@@ -71,7 +71,7 @@ describe('npm start: the whole gateway from one command', () => {
     expect(ui.status).toBe(200);
     expect(await ui.text()).toMatch(/<html/i);
     expect([...childrenOf(gateway.child.pid!).keys()].sort()).toEqual(
-      ['acquirer/sandbox/server', 'api/server', 'temporal', 'workers/acquirer', 'workers/fraud', 'workers/payments', 'workers/vault'].sort(),
+      ['acquirer/sandbox/server', 'api/server', 'temporal', 'workers/acquirer', 'workers/fraud', 'workers/payments', 'workers/records', 'workers/vault'].sort(),
     );
     expect(fs.existsSync(path.join(dataDir, 'temporal.db'))).toBe(true);
   });

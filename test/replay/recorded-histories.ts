@@ -10,6 +10,11 @@ export const HISTORIES_DIR = path.join(__dirname, 'histories');
  * as long as payments it started may still be running (their refund window: 180 days).
  */
 export const FIRST_RELEASE_DIR = path.join(__dirname, 'histories-first-release');
+/**
+ * Histories of the release before payment records (requests as signals, no record keeper), frozen
+ * likewise: payments it started run without records (src/workflows/payment/patches.ts).
+ */
+export const BEFORE_RECORDS_DIR = path.join(__dirname, 'histories-before-records');
 
 export interface RecordedHistory {
   /** The file's name, e.g. `completed--tokenize.checkFraud…--1a2b3c4d.json`. */
@@ -24,7 +29,7 @@ export interface RecordedHistory {
  * Every recorded history, sorted by file name. Throws if there is none: a replay test that
  * replays nothing cannot fail, so an empty (or missing) directory is an error, not a pass.
  */
-export function recordedHistories(dirs: string[] = [HISTORIES_DIR, FIRST_RELEASE_DIR]): RecordedHistory[] {
+export function recordedHistories(dirs: string[] = [HISTORIES_DIR, BEFORE_RECORDS_DIR, FIRST_RELEASE_DIR]): RecordedHistory[] {
   return dirs.flatMap((dir) => recordedHistoriesIn(dir));
 }
 

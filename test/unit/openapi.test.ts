@@ -45,6 +45,7 @@ import { createLogger } from '../../src/logging/logger';
 import { migrate } from '../../src/storage/migrate';
 import { SqliteDb } from '../../src/storage/sqlite-db';
 import { EncryptionCodec } from '../../src/temporal/payload-codec';
+import { PaymentRecords } from '../../src/records/payment-records';
 import { CardIntake } from '../../src/vault/card-intake';
 import { LocalKeyProvider } from '../../src/vault/keys/local-key-provider';
 import type { PaymentState } from '../../src/workflows/payment/state';
@@ -142,7 +143,7 @@ const fullState = paymentState({
     reviewedBy: 'operator:ann',
     score: 0.42,
     modelVersion: 'fraud-v1',
-    scoredAt: 1,
+    scoredAt: new Date(1).toISOString(),
     explanations: [{ code: 'card_tx_1h', detail: '3 earlier payments with this card in the last hour', contribution: 0.8 }],
     reviewDeadline: '2030-01-02T10:00:00.000Z',
   },
@@ -193,7 +194,7 @@ describe('OpenAPI document', () => {
         .sign(secret);
     const audit = new AuditLog(db);
     const intake = new CardIntake(db, keys, audit, { ttlMs: 60_000 });
-    const payments = new PaymentService(client, intake, audit, {
+    const payments = new PaymentService(client, intake, audit, new PaymentRecords(db, 86_400_000), {
       policy: { authorizationExpiryMs: 1, reviewDeadlineMs: 1, settlementCutoffUtc: '22:00', refundWindowMs: 1 },
       authorizationWaitMs: 100,
     });

@@ -36,20 +36,21 @@ describe('readiness workflow (time-skipping server)', () => {
   }
 
   it('every queue answers when every worker runs', async () => {
-    const checks = await runWith(['vault', 'fraud', 'acquirer']);
+    const checks = await runWith(['vault', 'fraud', 'acquirer', 'records']);
     expect(checks.map((c) => [c.queue, c.ok])).toEqual([
       ['payments', true],
       ['vault', true],
       ['fraud', true],
       ['acquirer', true],
+      ['records', true],
     ]);
     expect(checks[1]!.detail).toMatch(/^answered by worker /);
   });
 
   it('a queue with no worker is named, and the others still answer', async () => {
-    const checks = await runWith(['vault', 'acquirer']);
+    const checks = await runWith(['vault', 'acquirer', 'records']);
     const fraud = checks.find((c) => c.queue === 'fraud')!;
     expect(fraud).toEqual({ queue: 'fraud', ok: false, detail: 'no worker picked up the fraud queue within 3000 ms' });
-    expect(checks.filter((c) => c.ok).map((c) => c.queue)).toEqual(['payments', 'vault', 'acquirer']);
+    expect(checks.filter((c) => c.ok).map((c) => c.queue)).toEqual(['payments', 'vault', 'acquirer', 'records']);
   });
 });

@@ -97,15 +97,8 @@ export const processingPayment = z
 /** POST /v1/payments answers 202 with either: the full payment (a retry) or the stub above. */
 export const acceptedPayment = z.union([payment, processingPayment]);
 
-export const paymentListItem = z.strictObject({
-  id: z.string(),
-  object: z.literal('payment'),
-  status: z.enum(PAYMENT_STATUSES).nullable(),
-  amount: minorUnits.nullable(),
-  currency: z.string().nullable(),
-  card: z.strictObject({ brand: z.string().nullable(), last4: z.string().nullable() }),
-  created: isoDateTime.nullable(),
-});
+/** A payment in a listing: as GET /v1/payments/{id} shows it, without the timeline. */
+export const paymentListItem = payment.omit({ timeline: true }).meta({ description: 'A payment as its record has it (without the timeline: GET the payment for it)' });
 
 export const paymentList = z.strictObject({
   object: z.literal('list'),

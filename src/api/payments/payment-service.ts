@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/common';
 import type { AuditEntry, AuditLog } from '../../audit/audit-log';
+import type { PaymentRecords, RecordCursor, RecordFilters } from '../../records/payment-records';
 import { SA } from '../../temporal/search-attribute-keys';
 import { TASK_QUEUES } from '../../temporal/task-queues';
 import type { CardIntake } from '../../vault/card-intake';
@@ -18,11 +19,11 @@ import {
   type Requested,
 } from '../../workflows/payment/definitions';
 import type { paymentWorkflow } from '../../workflows/payment/payment-workflow';
-import { REFUNDABLE_STATUSES, isFinal, type PaymentStatus } from '../../workflows/payment/lifecycle';
+import { REFUNDABLE_STATUSES, isFinal } from '../../workflows/payment/lifecycle';
 import type { PaymentPolicy, PaymentState } from '../../workflows/payment/state';
 import { ApiError } from '../errors';
 import { paymentView, type PaymentView } from './payment-view';
-import type { CreatePaymentBody } from './schemas';
+import type { CreatePaymentBody, ListQuery } from './schemas';
 
 export interface PaymentServiceOptions {
   policy: PaymentPolicy;
@@ -48,6 +49,8 @@ export class PaymentService {
     private readonly client: Client,
     private readonly intake: CardIntake,
     private readonly audit: AuditLog,
+    /** Read only: the records worker writes them (src/records). */
+    private readonly records: PaymentRecords,
     private readonly options: PaymentServiceOptions,
   ) {}
 
@@ -126,59 +129,51 @@ export class PaymentService {
     return { status: 201, payment: paymentView(state) };
   }
 
+  /**
+   * The payment: from its record once the workflow has written its last (nothing can change it
+   * then, and the record outlives Temporal's history); from the workflow while it runs (the
+   * workflow is the authority: a read never shows a state it has not reached). A payment whose
+   * workflow is gone without a last write (deleted, terminated) answers from its record as it was.
+   */
   async get(merchantId: string, paymentId: string): Promise<PaymentView> {
-    return paymentView(await this.state(await this.owned(merchantId, paymentId)));
-  }
-
-  async list(merchantId: string, options: { status?: PaymentStatus; limit: number; cursor?: string }) {
-    const clauses = [`WorkflowType = 'paymentWorkflow'`, `MerchantId = ${quote(merchantId)}`];
-    if (options.status) clauses.push(`PaymentStatus = ${quote(options.status)}`);
-    const pageToken = options.cursor === undefined ? undefined : decodeCursor(options.cursor, merchantId, options.status);
-    let response;
+    const head = await this.records.head(paymentId);
+    if (head && head.merchantId !== merchantId) throw notFound(paymentId);
+    const fromRecord = async () => {
+      const record = await this.records.get(paymentId);
+      if (!record) throw notFound(paymentId); // purged in between
+      return paymentView(record.state);
+    };
+    if (head?.final) return fromRecord();
+    let handle;
     try {
-      // A forged page token makes Temporal answer "retry": bound the wait and call it the client's error.
-      response = await this.client.withDeadline(Date.now() + (pageToken ? 3_000 : 30_000), () =>
-        this.client.workflowService.listWorkflowExecutions({
-          namespace: this.client.options.namespace,
-          // Newest first is the visibility store's own order (SQL visibility refuses ORDER BY).
-          query: clauses.join(' AND '),
-          pageSize: options.limit,
-          nextPageToken: pageToken,
-        }),
-      );
+      handle = await this.owned(merchantId, paymentId);
     } catch (err) {
-      if (pageToken) throw invalidCursor();
+      if (head && err instanceof ApiError && err.code === 'payment_not_found') return fromRecord();
       throw err;
     }
-    const data = (response.executions ?? []).map((execution) => {
-      const attributes = execution.searchAttributes?.indexedFields ?? {};
-      const read = (name: string) => {
-        const payload = attributes[name];
-        return payload?.data ? (JSON.parse(Buffer.from(payload.data).toString()) as unknown) : null;
-      };
-      return {
-        id: execution.execution?.workflowId,
-        object: 'payment',
-        status: read('PaymentStatus'),
-        amount: read('AmountMinor'),
-        currency: read('Currency'),
-        card: { brand: read('CardBrand'), last4: read('CardLast4') },
-        created: execution.startTime?.seconds ? new Date(Number(execution.startTime.seconds) * 1000).toISOString() : null,
-      };
+    return paymentView(await this.state(handle));
+  }
+
+  /**
+   * A page of the merchant's payments from the records, newest first. A running payment shows as
+   * its record has it, at most one write behind its workflow; GET the payment for its timeline.
+   */
+  async list(merchantId: string, options: ListQuery) {
+    const filters: RecordFilters = {
+      ...(options.status ? { status: options.status } : {}),
+      ...(options['created[gte]'] !== undefined ? { createdGte: options['created[gte]'] * 1000 } : {}),
+      ...(options['created[lt]'] !== undefined ? { createdLt: options['created[lt]'] * 1000 } : {}),
+      ...(options['amount[gte]'] !== undefined ? { amountGte: options['amount[gte]'] } : {}),
+      ...(options['amount[lte]'] !== undefined ? { amountLte: options['amount[lte]'] } : {}),
+      ...(options.last4 ? { last4: options.last4 } : {}),
+    };
+    const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor, merchantId, filters);
+    const page = await this.records.list(merchantId, filters, options.limit, after);
+    const data = page.data.map((state) => {
+      const { timeline: _timeline, ...item } = paymentView(state);
+      return item;
     });
-    // Temporal hands out a token whenever a page is full, even if nothing follows: look one ahead
-    // so the last page says has_more: false instead of leading to an empty page.
-    let next = response.nextPageToken?.length ? encodeCursor(response.nextPageToken, merchantId, options.status) : null;
-    if (next) {
-      const ahead = await this.client.workflowService.listWorkflowExecutions({
-        namespace: this.client.options.namespace,
-        query: clauses.join(' AND '),
-        pageSize: 1,
-        nextPageToken: response.nextPageToken,
-      });
-      if (!ahead.executions?.length) next = null;
-    }
-    return { object: 'list', data, has_more: next !== null, next_cursor: next };
+    return { object: 'list' as const, data, has_more: page.next !== undefined, next_cursor: page.next ? encodeCursor(page.next, merchantId, filters) : null };
   }
 
   async capture(merchantId: string, paymentId: string, amount?: number, idempotencyKey?: string): Promise<ActionResult> {
@@ -476,15 +471,16 @@ function hashRequest(body: CreatePaymentBody, card: { pan: string; bin: string; 
  * Cursors wrap Temporal's page token with the merchant and filter they belong to, so a cursor
  * from another listing (or another merchant) is refused before Temporal sees it.
  */
-function encodeCursor(token: Uint8Array, merchantId: string, status: string | undefined): string {
-  return Buffer.from(JSON.stringify({ m: merchantId, s: status ?? null, t: Buffer.from(token).toString('base64') })).toString('base64url');
+/** A cursor is where the last page ended, bound to the merchant and the filters it was listed with. */
+function encodeCursor(at: RecordCursor, merchantId: string, filters: RecordFilters): string {
+  return Buffer.from(JSON.stringify({ m: merchantId, f: filterKey(filters), c: at.createdAt, i: at.paymentId })).toString('base64url');
 }
 
-function decodeCursor(cursor: string, merchantId: string, status: string | undefined): Buffer {
+function decodeCursor(cursor: string, merchantId: string, filters: RecordFilters): RecordCursor {
   try {
-    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as { m?: unknown; s?: unknown; t?: unknown };
-    if (parsed.m === merchantId && parsed.s === (status ?? null) && typeof parsed.t === 'string' && parsed.t.length > 0) {
-      return Buffer.from(parsed.t, 'base64');
+    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as { m?: unknown; f?: unknown; c?: unknown; i?: unknown };
+    if (parsed.m === merchantId && parsed.f === filterKey(filters) && Number.isSafeInteger(parsed.c) && typeof parsed.i === 'string' && /^pay_[a-f0-9]{24}$/.test(parsed.i)) {
+      return { createdAt: parsed.c as number, paymentId: parsed.i };
     }
   } catch {
     // falls through to the refusal
@@ -492,12 +488,10 @@ function decodeCursor(cursor: string, merchantId: string, status: string | undef
   throw invalidCursor();
 }
 
+const filterKey = (filters: RecordFilters) => JSON.stringify(Object.entries(filters).sort(([a], [b]) => a.localeCompare(b)));
+
 function invalidCursor(): ApiError {
   return new ApiError(400, 'invalid_request_error', 'invalid_cursor', 'cursor must be the next_cursor of a previous page of this listing', 'cursor');
-}
-
-function quote(value: string): string {
-  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
 function notFound(paymentId: string): ApiError {

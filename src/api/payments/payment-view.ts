@@ -34,7 +34,7 @@ export function paymentView(state: PaymentState) {
           score: state.fraud.score ?? null,
           model_version: state.fraud.modelVersion ?? null,
           // The time the model read the features at (the payment's time for the replay, `npm run fraud:score`).
-          scored_at: state.fraud.scoredAt !== undefined ? new Date(state.fraud.scoredAt).toISOString() : null,
+          scored_at: state.fraud.scoredAt !== undefined ? new Date(state.fraud.scoredAt).toISOString() : null, // epoch ms in payments checked before it was ISO
           // Codes only: the words behind the model's (a card's history across merchants) are for operations (GET /v1/reviews).
           reason_codes: [...state.fraud.reasons.map((r) => r.rule), ...(state.fraud.explanations ?? []).map((e) => e.code)],
           reasons: state.fraud.reasons,

@@ -34,11 +34,21 @@ export const reviewBody = z.strictObject({ decision: z.enum(['approve', 'reject'
 
 export { PAYMENT_STATUSES };
 
+const unixSeconds = z.coerce.number().int().min(0).max(253_402_300_799).meta({ description: 'Unix time in seconds' });
+const amountBound = z.coerce.number().int().min(0).max(99_999_999);
+
+/** GET /v1/payments: filters over the payment records (src/records), newest first. */
 export const listQuery = z.strictObject({
   status: z.enum(PAYMENT_STATUSES).optional(),
+  'created[gte]': unixSeconds.optional(),
+  'created[lt]': unixSeconds.optional(),
+  'amount[gte]': amountBound.optional(),
+  'amount[lte]': amountBound.optional(),
+  last4: z.string().regex(/^\d{4}$/, 'the last four digits of the card').optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().max(2000).regex(/^[A-Za-z0-9_-]*$/, 'cursor is the next_cursor of a previous page').optional(),
 });
+export type ListQuery = z.infer<typeof listQuery>;
 
 export const paymentIdParam = z.string().regex(/^pay_[a-f0-9]{24}$/, 'not a payment id');
 export const idempotencyKeyHeader = z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');

@@ -2,6 +2,7 @@ import { proxyActivities } from '@temporalio/workflow';
 import type { RetryPolicy } from '@temporalio/common';
 import type { AcquirerActivities } from '../../activities/acquirer';
 import type { FraudActivities } from '../../activities/fraud';
+import type { RecordsActivities } from '../../activities/records';
 import type { VaultActivities } from '../../activities/vault';
 import { TASK_QUEUES } from '../../temporal/task-queues';
 
@@ -58,5 +59,12 @@ export const money = proxyActivities<Pick<AcquirerActivities, 'capturePayment' |
 export const inquiry = proxyActivities<Pick<AcquirerActivities, 'inquireAuthorization' | 'inquireMovement' | 'reverseAuthorization'>>({
   taskQueue: TASK_QUEUES.acquirer,
   startToCloseTimeout: '15s',
+  retry: untilAnswered,
+});
+
+/** The payment's record (src/records): written after every transition until it lands. */
+export const records = proxyActivities<Pick<RecordsActivities, 'recordPayment'>>({
+  taskQueue: TASK_QUEUES.records,
+  startToCloseTimeout: '10s',
   retry: untilAnswered,
 });

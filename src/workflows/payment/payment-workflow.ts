@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancellationScope, CancelledFailure, allHandlersFinished, condition, isCancellation, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, CancelledFailure, allHandlersFinished, condition, isCancellation, patched, setHandler } from '@temporalio/workflow';
 import { createPaymentContext, type PaymentContext } from './context';
 import {
   authorizationDecidedUpdate,
@@ -21,6 +21,8 @@ import {
   type ReviewDecision,
 } from './definitions';
 import { cancelRefusal, captureRefusal, isFinal, refundRefusal, reviewRefusal, type LifecycleProgress, type Refusal } from './lifecycle';
+import { PATCHES } from './patches';
+import { keepRecord } from './record-keeper';
 import { nextSettlementCutoff } from './settlement-cutoff';
 import * as step from './steps';
 import type { PaymentInput, PaymentState } from './state';
@@ -38,7 +40,7 @@ import type { PaymentInput, PaymentState } from './state';
  * Requests (capture, cancel, review, refund) arrive as signals; the lifecycle (./lifecycle.ts)
  * accepts or refuses each where it lands in the history, the answer is kept for the API to read,
  * and this main flow acts on accepted ones at the points where the lifecycle says it can, one money
- * call at a time. Cancelling the workflow (the Web UI's
+ * call at a time. The payment's record (./record-keeper.ts) follows every change. Cancelling the workflow (the Web UI's
  * "Request Cancellation") is one more request: the call in flight reaches its known outcome, then
  * compensation acts on it.
  */
@@ -48,6 +50,8 @@ const MAX_ANSWERS = 200;
 export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState> {
   const ctx = createPaymentContext(input);
   const { state } = ctx;
+  // Payments started before records existed keep running without them (docs/replay.md).
+  const recordKeeper = patched(PATCHES.paymentRecords) ? keepRecord(ctx) : undefined;
   const requests: {
     capture?: { amount: number };
     cancel?: { reason: string };
@@ -206,7 +210,10 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState
 
   const finish = async () => {
     progress.closing = true;
-    await condition(allHandlersFinished);
+    // Shielded: after a workflow cancel the root scope is cancelled, and a wait there would throw at once.
+    await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+    // The record is the payment once Temporal's history is gone: its last write lands before the workflow closes.
+    await recordKeeper?.flush(true);
     return state;
   };
   const fail = async (code: string, message: string) => {
@@ -327,7 +334,8 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState
       }
       state.settledAt = ctx.now();
       if (state.status === 'captured') ctx.setStatus('settled');
-      else ctx.record('payment.settled');
+      // Settled, but the status stays (partially_refunded): a timeline entry, not a transition.
+      else ctx.record('settlement.succeeded', `status stays ${state.status}`);
     }
     progress.refundWindowClosed = true;
     ctx.record('refund_window.closed');

@@ -85,8 +85,8 @@ export interface PaymentState {
     /** The model's probability of fraud (absent for payments checked by the rules alone). */
     score?: number;
     modelVersion?: string;
-    /** Epoch ms of the features the model read. */
-    scoredAt?: number;
+    /** ISO time of the features the model read. */
+    scoredAt?: string;
     /** For operations only (the review queue): what pushed the score, in words. Never shown to merchants. */
     explanations?: { code: string; detail: string; contribution: number }[];
     /** ISO time a review is declined if nobody decides it. */

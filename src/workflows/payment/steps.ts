@@ -1,6 +1,6 @@
 import { CancellationScope, isCancellation, proxySinks } from '@temporalio/workflow';
 import type { AuthorizationResult, MovementResult } from '../../acquirer/acquirer-client';
-import type { FraudDecision } from '../../fraud/rules';
+import type { FraudCheckResult } from '../../activities/fraud';
 import type { MetricsSinks } from '../../observability/metrics';
 import { cvv, fraud, inquiry, money, vault, vaultAuthorization } from './activities';
 import type { PaymentContext } from './context';
@@ -43,7 +43,7 @@ export async function tokenize(ctx: PaymentContext): Promise<{ ok: true } | Step
 
 // ---- fraud check --------------------------------------------------------------------------------
 
-export async function checkFraud(ctx: PaymentContext): Promise<{ ok: true; decision: FraudDecision } | StepFailure> {
+export async function checkFraud(ctx: PaymentContext): Promise<{ ok: true; decision: FraudCheckResult } | StepFailure> {
   const { input, state, refs } = ctx;
   try {
     const decision = await fraud.checkFraud({
@@ -59,7 +59,7 @@ export async function checkFraud(ctx: PaymentContext): Promise<{ ok: true; decis
       decision: decision.decision,
       reasons: decision.reasons,
       // Results recorded before the model carry no score: their replays set none.
-      ...(decision.score !== undefined ? { score: decision.score, modelVersion: decision.modelVersion, scoredAt: decision.scoredAt } : {}),
+      ...(decision.score !== undefined ? { score: decision.score, modelVersion: decision.modelVersion, ...scoredAtOf(decision.scoredAt as string | number | undefined) } : {}),
       ...(decision.explanations?.length ? { explanations: decision.explanations } : {}),
     };
     ctx.record(`fraud.${decision.decision}`, decision.reasons.map((r) => r.rule).join(', ') || undefined);
@@ -70,12 +70,18 @@ export async function checkFraud(ctx: PaymentContext): Promise<{ ok: true; decis
   }
 }
 
+/** ISO time; results recorded before it was one carry epoch ms (a 13-digit run a payload scan would take for a card number). */
+function scoredAtOf(at: string | number | undefined): { scoredAt?: string } {
+  if (at === undefined) return {};
+  return { scoredAt: typeof at === 'number' ? new Date(at).toISOString() : at };
+}
+
 /** A payment in review may authorize up to its deadline: its CVV must outlive the intake TTL until then. */
 export async function retainCvvUntil(ctx: PaymentContext, until: number): Promise<void> {
   const { input } = ctx;
   try {
     // A margin past the deadline, so the review's own timer (not the TTL) decides; the purge follows either way.
-    await vault.retainCvv({ cvvRef: input.cvvRef, until: until + 5 * 60_000, merchantId: input.merchantId, paymentId: input.paymentId });
+    await vault.retainCvv({ cvvRef: input.cvvRef, until: new Date(until + 5 * 60_000).toISOString(), merchantId: input.merchantId, paymentId: input.paymentId });
     ctx.record('cvv.retained', new Date(until).toISOString());
   } catch (err) {
     if (isCancellation(err)) throw err;

@@ -1,0 +1,10 @@
+/**
+ * The workflow changes made since the first release that change its commands, each behind
+ * `patched(id)` so that payments already running keep the behaviour they started with
+ * (docs/replay.md). Never rename one; remove one (with `deprecatePatch`, then the old branch) only
+ * once no payment that started without it can still be running (the 180-day refund window).
+ */
+export const PATCHES = {
+  /** Payment records (src/records): the workflow writes its record after every transition. */
+  paymentRecords: 'payment-records-v1',
+} as const;
