@@ -44,11 +44,6 @@ describe('unknown outcomes: lost and late answers, cancels mid-call', () => {
         CVV_SWEEP_INTERVAL_SECONDS: '1',
         FRAUD_CARD_HOURLY_LIMIT: '100000',
         FRAUD_MERCHANT_MINUTE_LIMIT: '100000',
-        // One scenario SIGKILLs the payments worker: without a sticky cache, as docs/replay.md
-        // advises where that happens (a cached worker's death can stop a payment on the SDK's
-        // nondeterminism defect; with the record keeper's writes beside the main flow it did, once
-        // in a loaded run).
-        PAYMENTS_WORKFLOW_CACHE_SIZE: '0',
       },
     });
   }, 120_000);
