@@ -3,7 +3,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import type { EffectiveFaults, FaultableOperation } from '../../src/acquirer/sandbox/faults';
 import type { LedgerEntry } from '../../src/acquirer/sandbox/ledger';
-import { paymentIdFor } from '../../src/api/payments/payment-service';
+import { paymentIdFor, withinMs } from '../../src/api/payments/payment-service';
 import { PaymentRecords } from '../../src/records/payment-records';
 import type { Db } from '../../src/storage/db';
 import { openDb } from '../../src/storage/open-db';
@@ -870,9 +870,6 @@ class RecordChecked implements PaymentCommand {
     return this.inner.toString();
   }
 }
-
-const withinMs = <T>(work: Promise<T>, ms: number): Promise<T | undefined> =>
-  Promise.race([work, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms).unref())]);
 
 async function runPayment(m: PaymentModel, r: PaymentReal): Promise<void> {
   const created = createPayment(m, r, 'create');

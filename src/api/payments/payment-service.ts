@@ -508,7 +508,8 @@ function idempotencyConflict(): ApiError {
   );
 }
 
-async function withinMs<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+/** The promise's value, or undefined if it has not settled within `ms` (its later rejection is swallowed). */
+export async function withinMs<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<undefined>((resolve) => {
     timer = setTimeout(() => resolve(undefined), ms);
