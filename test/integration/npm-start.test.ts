@@ -101,7 +101,7 @@ describe('npm start: the whole gateway from one command', () => {
 
   it('Ctrl-C stops everything cleanly: exit 0, no process left behind', async () => {
     const children = [...childrenOf(gateway!.child.pid!).values()];
-    expect(children.length).toBe(6); // fraud was stopped above
+    expect(children.length).toBe(7); // eight processes, fraud stopped above
     const ended = await gateway!.stop('SIGINT');
     expect(ended).toEqual({ code: 0, signal: null });
     expect(children.filter(alive)).toEqual([]);

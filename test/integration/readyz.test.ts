@@ -44,7 +44,7 @@ describe('GET /readyz against a real dev server and real worker processes', () =
     const { status, body } = await readyz(port);
     expect(status).toBe(200);
     expect(body.status).toBe('ready');
-    expect(body.checks.map((c) => c.component)).toEqual(['temporal', 'queue:payments', 'queue:vault', 'queue:fraud', 'queue:acquirer']);
+    expect(body.checks.map((c) => c.component)).toEqual(['temporal', 'queue:payments', 'queue:vault', 'queue:fraud', 'queue:acquirer', 'queue:records']);
     expect(body.checks.every((c) => c.ok)).toBe(true);
   });
 
