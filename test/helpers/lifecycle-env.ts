@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { HttpAcquirerClient } from '../../src/acquirer/http-acquirer-client';
@@ -70,6 +70,13 @@ export interface LifecycleEnv {
   }): Promise<ReturnType<Client['workflow']['getHandle']>>;
   /** Runs `work` while the five workers poll (they run for the whole environment's life). */
   withWorkers<T>(work: () => Promise<T>): Promise<T>;
+  /**
+   * Terminates a payment a test is done with, once no activity of it is in flight. The
+   * time-skipping server keeps time locked for an activity outstanding when its workflow closes
+   * (temporalio/sdk-java#1138): terminating while a record write runs freezes the clock for every
+   * later test, which then waits out its timers in real time.
+   */
+  terminateAtRest(handle: WorkflowHandle): Promise<void>;
   teardown(): Promise<void>;
 }
 
@@ -171,6 +178,16 @@ export async function createLifecycleEnv(): Promise<LifecycleEnv> {
     },
     withWorkers<T>(work: () => Promise<T>): Promise<T> {
       return Promise.race([work(), failed]);
+    },
+    async terminateAtRest(handle) {
+      // At rest twice in a row: no workflow task (which may schedule a write) and no activity.
+      for (let i = 0, quiet = 0; quiet < 2; i++) {
+        const { raw } = await handle.describe();
+        quiet = (raw.pendingActivities ?? []).length === 0 && !raw.pendingWorkflowTask ? quiet + 1 : 0;
+        if (i >= 200) throw new Error(`${handle.workflowId} still has tasks in flight after 10 s`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await handle.terminate('test done');
     },
     async teardown() {
       for (const worker of workers) worker.shutdown();

@@ -67,7 +67,7 @@ describe('payment lifecycle (time-skipping)', () => {
       const state = (await handle.query(paymentStateQuery)) as PaymentState;
       expect(state).toMatchObject({ status: 'captured', amountRefunded: 0, refunds: [] });
       expect(movements(handle.workflowId)).toEqual(['authorization:approved', 'capture:succeeded']);
-      await handle.terminate('test done');
+      await life.terminateAtRest(handle);
     });
   });
 
@@ -94,7 +94,7 @@ describe('payment lifecycle (time-skipping)', () => {
       const captured = await ask(handle, requestCaptureSignal, { amount: 4000 }, (s) => s.status !== 'requires_capture');
       expect(captured).toMatchObject({ status: 'captured', amountCaptured: 4000 });
       await expect(ask(handle, requestCaptureSignal, {})).rejects.toMatchObject({ code: 'payment_not_capturable' });
-      await handle.terminate('test done');
+      await life.terminateAtRest(handle);
     });
   });
 
@@ -137,7 +137,7 @@ describe('payment lifecycle (time-skipping)', () => {
       expect(state.fraud).toMatchObject({ decision: 'review', reviewedBy: 'operator:alice' });
       expect(state.status).toBe('captured');
       expect(movements(handle.workflowId)).toEqual(['authorization:approved', 'capture:succeeded']);
-      await handle.terminate('test done');
+      await life.terminateAtRest(handle);
     });
   });
 
@@ -158,7 +158,7 @@ describe('payment lifecycle (time-skipping)', () => {
       expect(state.status).toBe('captured');
       expect(movements(handle.workflowId)).toEqual(['authorization:approved', 'capture:succeeded']);
       expect(await cvvRows()).toBe(0);
-      await handle.terminate('test done');
+      await life.terminateAtRest(handle);
     });
   });
 
