@@ -321,6 +321,8 @@ describe('merchant payments API end to end (real dev server, workers, acquirer s
       },
       { name: 'a missing amount', body: { currency: 'USD', card: paymentBody(TEST_CARDS.visa).card }, type: 'invalid_request_error', code: 'parameter_missing', param: 'amount' },
       { name: 'a CVC of the wrong length', body: paymentBody(TEST_CARDS.visa, { card: { number: TEST_CARDS.visa, exp_month: 12, exp_year: 2030, cvc: '7319' } }), type: 'card_error', code: 'invalid_cvc', param: 'card.cvc' },
+      // JSON.parse makes `__proto__` an own key (an object literal would set the prototype instead).
+      { name: 'a metadata key __proto__ (zod would drop it silently)', body: paymentBody(TEST_CARDS.visa, { metadata: JSON.parse('{"__proto__":"order-7"}') }), type: 'invalid_request_error', code: 'parameter_invalid', param: 'metadata.__proto__' },
       { name: 'a body that is not JSON', body: '{"amount": 2000, "card": {"number": "4242424242424242"', type: 'invalid_request_error', code: 'invalid_json' },
     ];
 

@@ -9,6 +9,21 @@ const amount = z.number().int('amount must be an integer in minor units').positi
 // ISO 4217 alphabetic codes the gateway settles in. Anything else is refused rather than guessed.
 export const CURRENCIES = ['USD', 'EUR', 'GBP', 'JPY', 'CAD', 'AUD', 'CHF', 'SEK', 'NOK', 'DKK', 'PLN', 'CZK', 'NZD', 'SGD', 'HKD'] as const;
 
+/**
+ * Zod's record drops a `__proto__` key without a word (its guard against prototype pollution), so
+ * `{"__proto__": -1}` would be accepted and the merchant's key silently lost. It is refused here,
+ * before the record sees it, naming the key.
+ */
+const metadata = z.preprocess(
+  (raw, ctx) => {
+    if (raw !== null && typeof raw === 'object' && Object.hasOwn(raw, '__proto__')) {
+      ctx.issues.push({ code: 'custom', message: 'metadata keys may not be __proto__', path: ['__proto__'], input: raw });
+    }
+    return raw;
+  },
+  z.record(z.string().max(40), z.string().max(500)).refine((m) => Object.keys(m).length <= 20, 'at most 20 metadata keys'),
+);
+
 export const createPaymentBody = z.strictObject({
   amount,
   currency: z
@@ -23,7 +38,7 @@ export const createPaymentBody = z.strictObject({
     cvc: z.string().max(8),
   }),
   description: z.string().max(500).optional(),
-  metadata: z.record(z.string().max(40), z.string().max(500)).refine((m) => Object.keys(m).length <= 20, 'at most 20 metadata keys').optional(),
+  metadata: metadata.optional(),
 });
 export type CreatePaymentBody = z.infer<typeof createPaymentBody>;
 
