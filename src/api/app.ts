@@ -15,6 +15,8 @@ import { codecRoutes } from './routes/codec';
 import { docsRoutes } from './routes/docs';
 import { healthRoutes } from './routes/health';
 import { paymentRoutes } from './routes/payments';
+import { balanceRoutes } from './routes/balance';
+import type { BalanceService } from './balance/balance-service';
 import type { PaymentService } from './payments/payment-service';
 import type { FraudOpsService } from './fraud/fraud-ops-service';
 import { fraudRoutes } from './routes/fraud';
@@ -28,6 +30,8 @@ export interface AppDependencies {
   /** Origins allowed to call the codec endpoint from a browser: the Web UI's. */
   codecAllowedOrigins: string[];
   payments: PaymentService;
+  /** The merchant's balance, from the merchant ledger. */
+  balance: BalanceService;
   /** Fraud reports and the review queue (operations). */
   fraud: FraudOpsService;
   /** Verifies bearer tokens (src/api/auth); every /v1 and /codec request is authenticated. */
@@ -61,6 +65,7 @@ export function createApp(deps: AppDependencies): Express {
   app.use(express.json({ limit: '16kb' }));
   app.use('/v1', deps.authenticate, merchantRateLimit(deps.rateLimitPerMinute ?? 600));
   app.use(paymentRoutes(deps.payments));
+  app.use(balanceRoutes(deps.balance));
   app.use(fraudRoutes(deps.fraud));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));

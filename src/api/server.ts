@@ -23,6 +23,8 @@ import { PaymentRecords } from '../records/payment-records';
 import { FraudOpsService } from './fraud/fraud-ops-service';
 import { paymentPolicy } from './payments/policy';
 import { createApp } from './app';
+import { BalanceService } from './balance/balance-service';
+import { LedgerReader } from '../ledger/merchant-ledger';
 
 const DAY_MS = 86_400_000;
 
@@ -47,6 +49,7 @@ async function main(): Promise<void> {
     codec: new EncryptionCodec(keys),
     codecAllowedOrigins: env.CODEC_CORS_ORIGINS ?? [`http://localhost:${env.TEMPORAL_UI_PORT}`, `http://127.0.0.1:${env.TEMPORAL_UI_PORT}`],
     payments,
+    balance: new BalanceService(new LedgerReader(db)),
     fraud: new FraudOpsService(client, audit),
     metrics: new Metrics(),
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,

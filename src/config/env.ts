@@ -75,6 +75,8 @@ export const envSchema = z.object({
   REFUND_WINDOW_DAYS: z.coerce.number().positive().max(3 * 365).default(180),
   /** How long a closed payment's record (src/records) is kept after its workflow's last write, then purged. Default 7 years. */
   RECORDS_RETENTION_DAYS: z.coerce.number().positive().max(100 * 365).default(7 * 365),
+  /** Our fee on each charge, in basis points (290 = 2.90 %), posted to the merchant ledger (src/ledger). */
+  MERCHANT_FEE_BPS: z.coerce.number().int().min(0).max(10_000).default(290),
   /**
    * Payment workflows the payments worker keeps in memory between tasks (Temporal's sticky cache);
    * the SDK's default when unset. With a cache, a worker SIGKILLed with payments cached leaves

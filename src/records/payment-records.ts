@@ -1,3 +1,4 @@
+import { MerchantLedger } from '../ledger/merchant-ledger';
 import type { Db } from '../storage/db';
 import { PAYMENT_STATUSES, type PaymentStatus } from '../workflows/payment/lifecycle';
 import type { PaymentState, Refund, TimelineEvent } from '../workflows/payment/state';
@@ -66,6 +67,8 @@ export class PaymentRecords {
     private readonly db: Db,
     /** How long a closed payment's record is kept (RECORDS_RETENTION_DAYS). */
     private readonly retentionMs: number,
+    /** Posts the money each write shows, in the write's transaction (src/ledger). */
+    private readonly ledger: MerchantLedger = new MerchantLedger(),
   ) {}
 
   /**
@@ -103,6 +106,8 @@ export class PaymentRecords {
           [p.id, w.eventsFrom + i, Date.parse(event.at), event.event, statusOf(event.event), event.detail ?? null],
         );
       }
+      // The money the write shows, posted with it: both land, or neither.
+      await this.ledger.post(tx, p, w.refunds.map((r) => r.refund), now);
       return 'applied';
     });
   }

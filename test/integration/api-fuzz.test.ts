@@ -5,6 +5,7 @@ import zlib from 'node:zlib';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { CURRENCIES, createPaymentBody, listQuery, PAYMENT_STATUSES } from '../../src/api/payments/schemas';
+import { balanceQuery, balanceTransactionsQuery } from '../../src/api/balance/schemas';
 import { DOCS_ASSET_FILES } from '../../src/api/openapi/routes';
 import { payloadsBody } from '../../src/api/routes/codec';
 import { validateCard } from '../../src/vault/card-validation';
@@ -580,6 +581,21 @@ function listPaymentsRequest(): fc.Arbitrary<FuzzRequest> {
     });
 }
 
+/** The merchant's balance and its transactions: query strings meant for other listings, and bodies on a GET. */
+function balanceRequest(urlPath: '/v1/balance' | '/v1/balance_transactions'): fc.Arbitrary<FuzzRequest> {
+  const schema = urlPath === '/v1/balance' ? balanceQuery : balanceTransactionsQuery;
+  return fc
+    .record({
+      env: envelope(true),
+      query: fc.oneof(queryString, fc.constantFrom('type=charge', 'type=refunds', 'payment=pay_0', 'limit=101', 'cursor=%00', 'payment[]=x')),
+      body: fc.oneof({ weight: 8, arbitrary: fc.constant<BodyKind>({ kind: 'none' }) }, { weight: 1, arbitrary: brokenBody(fc.constant('{"type":"charge"}'), V1_BODY_LIMIT) }),
+    })
+    .map(({ env, query, body }) => {
+      const valid = schema.safeParse(querystring.parse(query)).success && authGrants(env.auth, 'payments:read');
+      return finish(`GET ${urlPath}`, 'GET', `${urlPath}${query ? `?${query}` : ''}`, env, body, { mayBeValid: valid, note: valid ? 'valid query' : `query ${preview(query, 80)}` });
+    });
+}
+
 function getPaymentRequest(): fc.Arbitrary<FuzzRequest> {
   return fc
     .record({ env: envelope(true), id: idSegment, query: junkQuery, body: fc.oneof({ weight: 8, arbitrary: fc.constant<BodyKind>({ kind: 'none' }) }, { weight: 1, arbitrary: brokenBody(fc.constant('{}'), V1_BODY_LIMIT) }) })
@@ -869,6 +885,8 @@ describe('API fuzzing: malformed requests to every route (real stack)', () => {
     { name: 'POST /v1/payments', requests: 2400, arbitrary: () => createPaymentRequest(nextKey) },
     { name: 'GET /v1/payments', requests: 700, arbitrary: listPaymentsRequest },
     { name: 'GET /v1/payments/{id}', requests: 600, arbitrary: getPaymentRequest },
+    { name: 'GET /v1/balance', requests: 200, arbitrary: () => balanceRequest('/v1/balance') },
+    { name: 'GET /v1/balance_transactions', requests: 300, arbitrary: () => balanceRequest('/v1/balance_transactions') },
     { name: 'POST /v1/payments/{id}/capture', requests: 540, arbitrary: () => actionRequest('capture', nextKey) },
     { name: 'POST /v1/payments/{id}/cancel', requests: 540, arbitrary: () => actionRequest('cancel', nextKey) },
     { name: 'POST /v1/payments/{id}/refunds', requests: 540, arbitrary: () => actionRequest('refunds', nextKey) },

@@ -183,7 +183,42 @@ export const reviewList = z.strictObject({
   next_cursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null on the last page' }),
 });
 
+const amountsByCurrency = z.array(z.strictObject({ currency: z.string(), amount: z.number().int() }));
+
+export const balance = z
+  .strictObject({
+    object: z.literal('balance'),
+    available: amountsByCurrency.meta({ description: 'Owed to the merchant for settled payments, per currency (minor units; negative when refunds of settled payments exceed it)' }),
+    pending: amountsByCurrency.meta({ description: 'Owed to the merchant for captured payments not settled yet, net of fees and refunds' }),
+  })
+  .meta({ description: 'What the gateway owes the merchant, from the merchant ledger' });
+
+export const balanceTransaction = z
+  .strictObject({
+    id: z.string().meta({ examples: ['txn_0123456789abcdef01234567'] }),
+    object: z.literal('balance_transaction'),
+    type: z.enum(['charge', 'refund', 'payment_reversal', 'settlement']),
+    amount: z.number().int().meta({ description: 'Gross effect on the balance (negative for refunds and reversals); for a settlement, what moved from pending to available' }),
+    fee: z.number().int().meta({ description: 'Our fee (MERCHANT_FEE_BPS of a charge; returned, negative, with a reversal; kept on refunds)' }),
+    net: z.number().int().meta({ description: 'amount − fee' }),
+    currency: z.string(),
+    payment: z.string(),
+    refund: z.string().nullable(),
+    created: z.number().int().meta({ description: 'Unix seconds' }),
+  })
+  .meta({ description: 'One posting of the merchant ledger' });
+
+export const balanceTransactionList = z.strictObject({
+  object: z.literal('list'),
+  data: z.array(balanceTransaction).meta({ description: 'Newest first' }),
+  has_more: z.boolean(),
+  next_cursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null on the last page' }),
+});
+
 export const RESPONSE_SCHEMAS = {
+  Balance: balance,
+  BalanceTransaction: balanceTransaction,
+  BalanceTransactionList: balanceTransactionList,
   Error: errorResponse,
   Payment: payment,
   ProcessingPayment: processingPayment,

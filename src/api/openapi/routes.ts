@@ -2,10 +2,13 @@ import type { Express } from 'express';
 import { z } from 'zod';
 import type { Scope } from '../auth/verify-token';
 import { cancelBody, captureBody, createPaymentBody, idempotencyKeyHeader, listQuery, paymentIdParam, refundBody, reviewBody } from '../payments/schemas';
+import { balanceQuery, balanceTransactionsQuery } from '../balance/schemas';
 import { payloadsBody } from '../routes/codec';
 import { fraudReportBody, reviewListQuery } from '../fraud/schemas';
 import {
   acceptedPayment,
+  balance,
+  balanceTransactionList,
   codecPayloads,
   errorResponse,
   fraudReport,
@@ -204,6 +207,27 @@ export const ROUTES: RouteSpec[] = [
     auth: { scope: 'payments:read' },
     query: listQuery,
     responses: { 200: { description: 'One page of payments', schema: paymentList }, 400: E400, ...AUTH_ERRORS },
+  },
+  {
+    method: 'get',
+    path: '/v1/balance',
+    operationId: 'getBalance',
+    summary: 'What the gateway owes the merchant: available (settled) and pending, per currency',
+    description: 'Read from the merchant ledger, which the records worker posts at every capture, refund, reversal and settlement (docs/ledger.md).',
+    tags: ['balance'],
+    auth: { scope: 'payments:read' },
+    query: balanceQuery,
+    responses: { 200: { description: 'The balance', schema: balance }, 400: E400, ...AUTH_ERRORS },
+  },
+  {
+    method: 'get',
+    path: '/v1/balance_transactions',
+    operationId: 'listBalanceTransactions',
+    summary: 'The postings behind the balance, newest first',
+    tags: ['balance'],
+    auth: { scope: 'payments:read' },
+    query: balanceTransactionsQuery,
+    responses: { 200: { description: 'One page of balance transactions', schema: balanceTransactionList }, 400: E400, ...AUTH_ERRORS },
   },
   {
     method: 'get',
