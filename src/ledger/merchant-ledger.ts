@@ -263,6 +263,15 @@ export class LedgerReader {
     return { data, ...(rows.length > limit && last ? { next: { createdAt: last.createdAt, txnId: last.txnId } } : {}) };
   }
 
+  /** One payment's transactions (oldest first) and its account totals. */
+  async ofPayment(paymentId: string): Promise<{ transactions: LedgerTransaction[]; totals: Partial<Record<LedgerAccount, number>> }> {
+    const [rows, sums] = await Promise.all([
+      this.db.query<TransactionRow>(`SELECT ${TRANSACTION_COLUMNS} FROM ledger_transactions WHERE payment_id = $1 ORDER BY created_at, txn_id`, [paymentId]),
+      this.db.query<{ account: LedgerAccount; total: number | string }>('SELECT account, SUM(amount) AS total FROM ledger_entries WHERE payment_id = $1 GROUP BY account', [paymentId]),
+    ]);
+    return { transactions: rows.map(transactionOf), totals: Object.fromEntries(sums.map((r) => [r.account, Number(r.total)])) };
+  }
+
   /** Every transaction posted in [fromMs, toMs), for the reconciliation. */
   async postedBetween(fromMs: number, toMs: number): Promise<LedgerTransaction[]> {
     const rows = await this.db.query<TransactionRow>(

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import type { EffectiveFaults, FaultableOperation } from '../../src/acquirer/sandbox/faults';
 import type { LedgerEntry } from '../../src/acquirer/sandbox/ledger';
 import { paymentIdFor, withinMs } from '../../src/api/payments/payment-service';
+import { LedgerReader } from '../../src/ledger/merchant-ledger';
 import { PaymentRecords } from '../../src/records/payment-records';
 import type { Db } from '../../src/storage/db';
 import { openDb } from '../../src/storage/open-db';
@@ -14,6 +15,7 @@ import { ALL_QUEUES, type TaskQueueName } from '../../src/temporal/task-queues';
 import { PAYMENT_STATUSES } from '../../src/workflows/payment/lifecycle';
 import type { GatewayStack } from './gateway-stack';
 import { auditLedger, isFinal, ledgerByPayment, type AuditedPayment, type Violation } from './ledger-audit';
+import { ledgerAgainstAcquirer } from './merchant-ledger-audit';
 import { decodeHistoryPayloads } from './history-recorder';
 import { historyToJSON } from './history-json';
 import { ROOT } from './processes';
@@ -202,6 +204,8 @@ export class Tally {
   violations: Violation[] = [];
   /** Records compared with their workflow after a command (RecordChecked). */
   recordChecks = 0;
+  /** Payments whose ledger postings were matched with the acquirer's books at rest. */
+  ledgerChecked = 0;
   /** Answers to overlapping requests that arrived after a newer one (legitimate, counted to show it happens). */
   outOfOrderAnswers = 0;
   /** Faults the sandbox refused (an older sandbox without lost/late answers): noted once. */
@@ -229,7 +233,7 @@ export class Tally {
       `${label}: ${this.payments} payments (${this.notCreated} never created) by status ${obj(this.byStatus)}; ` +
       `faults injected ${obj(this.faults)}${this.faultKnobsRefused ? ` (sandbox refused the spec's knobs, ran with ${this.faultKnobsRefused})` : ''}; ` +
       `kills ${this.kills} ${obj(this.killsByQueue)}; server restarts ${this.serverRestarts}; workflow cancels ${this.workflowCancels}; ` +
-      `requests ${this.requests} (${this.outOfOrderAnswers} answers of overlapping requests out of order); records checked ${this.recordChecks}; violations ${this.violations.length} ${JSON.stringify(rules)}`
+      `requests ${this.requests} (${this.outOfOrderAnswers} answers of overlapping requests out of order); records checked ${this.recordChecks}; ledgers matched with the acquirer ${this.ledgerChecked}; violations ${this.violations.length} ${JSON.stringify(rules)}`
     );
   }
 
@@ -414,6 +418,8 @@ export interface PaymentReal {
   gateway: GatewayStack;
   /** The payment records the records worker writes, read behind the API's back. */
   records: PaymentRecords;
+  /** The merchant ledger the records worker posts (src/ledger), read behind the API's back. */
+  ledger: LedgerReader;
   tally: Tally;
   options: ModelOptions;
 }
@@ -732,7 +738,7 @@ export async function runScenario(gateway: GatewayStack, scenario: Scenario, opt
   const log = options.log ?? (() => undefined);
   const api = new Api(gateway, options, tally);
   const db: Db = await openDb({ databaseUrl: gateway.stack.env.DATABASE_URL, dataDir: gateway.stack.dataDir });
-  const real: PaymentReal = { api, gateway, tally, options, records: new PaymentRecords(db, 86_400_000) };
+  const real: PaymentReal = { api, gateway, tally, options, records: new PaymentRecords(db, 86_400_000), ledger: new LedgerReader(db) };
   const faultCounter = new FaultCounter(gateway, tally);
   const started = Date.now();
   let done = false;
@@ -1119,6 +1125,17 @@ async function audit(models: PaymentModel[], r: PaymentReal, knownPaymentIds: Se
       }
     }),
   );
+  // Every merchant's entries, in every currency, sum to zero: double entry holds for the whole book.
+  for (const { currency, total } of sumByCurrency(await r.ledger.accountTotals())) {
+    if (total !== 0) tally.violate({ rule: 'ledger_unbalanced', payment: '-', detail: `the ledger's ${currency} entries sum to ${total}` });
+  }
+  tally.ledgerChecked += existing.length;
+}
+
+function sumByCurrency(totals: { currency: string; total: number }[]): { currency: string; total: number }[] {
+  const by = new Map<string, number>();
+  for (const t of totals) by.set(t.currency, (by.get(t.currency) ?? 0) + t.total);
+  return [...by].map(([currency, total]) => ({ currency, total }));
 }
 
 async function auditPayment(m: PaymentModel, r: PaymentReal, rows: LedgerEntry[]): Promise<void> {
@@ -1141,6 +1158,8 @@ async function auditPayment(m: PaymentModel, r: PaymentReal, rows: LedgerEntry[]
   }
 
   await auditRecord(m, r, problem);
+  // The record is the workflow's state: the postings that came with it are in the ledger too.
+  for (const difference of await ledgerAgainstAcquirer(r.ledger, m.id, rows)) problem('ledger_not_acquirer', difference);
 
   // Every refund an answer showed as succeeded is still shown so (the ledger audit then finds it in the books).
   const finalRefunds = new Map<string, Body>(((view.refunds ?? []) as Body[]).map((x) => [x.id, x]));

@@ -12,6 +12,8 @@ import type { PaymentState } from '../../src/workflows/payment/state';
 import { createLifecycleEnv, DAY, type LifecycleEnv } from '../helpers/lifecycle-env';
 import { ask, decided as decisionOf } from '../helpers/payment-requests';
 import { TEST_CARDS } from '../helpers/test-cards';
+import { LedgerReader } from '../../src/ledger/merchant-ledger';
+import { ledgerAgainstAcquirer } from '../helpers/merchant-ledger-audit';
 
 /**
  * The payment lifecycle's timers and compensations on Temporal's time-skipping server: days pass
@@ -218,5 +220,27 @@ describe('payment lifecycle (time-skipping)', () => {
       }
       expect(await cvvRows()).toBe(cvvsBefore);
     });
+  });
+
+  it('last: the merchant ledger agrees with the acquirer\'s books, movement by movement, for every payment above', async () => {
+    const reader = new LedgerReader(life.db);
+    const rows = life.ledger();
+    const ids = new Set(rows.map((r) => r.idempotency_key.split(':')[0]!));
+    expect(ids.size).toBeGreaterThanOrEqual(10);
+    const differences: string[] = [];
+    for (const id of ids) {
+      // A write lands shortly after the movement it shows: at rest the ledger must have caught up.
+      let found: string[] = [];
+      for (let i = 0; i < 50; i++) {
+        found = await ledgerAgainstAcquirer(reader, id, rows.filter((r) => r.idempotency_key.startsWith(`${id}:`)));
+        if (found.length === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      differences.push(...found.map((d) => `${id}: ${d}`));
+    }
+    expect(differences).toEqual([]);
+    const byCurrency = new Map<string, number>();
+    for (const t of await reader.accountTotals()) byCurrency.set(t.currency, (byCurrency.get(t.currency) ?? 0) + t.total);
+    expect([...byCurrency.values()].every((v) => v === 0)).toBe(true);
   });
 });
