@@ -113,6 +113,19 @@ export interface CardAuthorizer {
   authorize(request: AuthorizationRequest): Promise<AuthorizationResult>;
 }
 
+/** One line of the acquirer's daily settlement report: a money movement it booked that day. */
+export interface SettlementReportLine {
+  ref: string;
+  kind: 'capture' | 'refund' | 'settlement';
+  amount: number;
+  currency: string;
+  merchantId: string;
+  /** The key the gateway sent the call under (`<payment id>:<step>`, src/activities/acquirer-keys.ts). */
+  idempotencyKey: string;
+  /** ISO 8601, UTC. */
+  createdAt: string;
+}
+
 export interface AcquirerClient extends CardAuthorizer {
   capture(request: CaptureRequest): Promise<MovementResult>;
   void(request: VoidRequest): Promise<MovementResult>;
@@ -124,4 +137,6 @@ export interface AcquirerClient extends CardAuthorizer {
   inquireMovement(idempotencyKey: string): Promise<Inquiry<MovementResult>>;
   /** Timeout reversal of an authorization known only by its key. Idempotent under `idempotencyKey`. */
   reverseAuthorization(request: ReversalRequest): Promise<ReversalResult>;
+  /** The money movements the acquirer booked on `date` (YYYY-MM-DD, UTC). Errors: AcquirerUnavailableError only. */
+  settlementReport(date: string): Promise<SettlementReportLine[]>;
 }

@@ -13,6 +13,7 @@ import {
   type ReversalResult,
   type RefundRequest,
   type SettleRequest,
+  type SettlementReportLine,
   type VoidRequest,
 } from './acquirer-client';
 
@@ -57,6 +58,20 @@ const inquirySchema = z.discriminatedUnion('status', [
   z.object({ status: z.literal('not_received') }),
   z.object({ status: z.literal('answered'), operation: z.string(), http_status: z.number().int(), response: z.unknown() }),
 ]);
+const settlementReportSchema = z.object({
+  date: z.string(),
+  lines: z.array(
+    z.object({
+      ref: z.string(),
+      kind: z.enum(['capture', 'refund', 'settlement']),
+      amount: z.number().int(),
+      currency: z.string(),
+      merchant_id: z.string(),
+      idempotency_key: z.string(),
+      created_at: z.string(),
+    }),
+  ),
+});
 const errorSchema = z.object({ error: z.object({ code: z.string().min(1), message: z.string().optional() }) });
 
 interface Answer {
@@ -119,6 +134,13 @@ export class HttpAcquirerClient implements AcquirerClient {
 
   inquireMovement(idempotencyKey: string): Promise<Inquiry<MovementResult>> {
     return this.inquire('movement', idempotencyKey, (answer) => this.movementResult('movement', answer));
+  }
+
+  async settlementReport(date: string): Promise<SettlementReportLine[]> {
+    const call = 'settlement report';
+    const answer = await this.send(call, 'GET', `/v1/reports/settlement?date=${encodeURIComponent(date)}`, undefined, undefined);
+    const report = this.parse(call, this.successOrThrow(call, answer), settlementReportSchema);
+    return report.lines.map((l) => ({ ref: l.ref, kind: l.kind, amount: l.amount, currency: l.currency, merchantId: l.merchant_id, idempotencyKey: l.idempotency_key, createdAt: l.created_at }));
   }
 
   private async inquire<T>(call: string, idempotencyKey: string, interpret: (answer: Answer) => T): Promise<Inquiry<T>> {

@@ -17,6 +17,8 @@ import { healthRoutes } from './routes/health';
 import { paymentRoutes } from './routes/payments';
 import { balanceRoutes } from './routes/balance';
 import type { BalanceService } from './balance/balance-service';
+import { reconciliationRoutes } from './routes/reconciliation';
+import type { ReconciliationReports } from '../reconciliation/reconciliation-reports';
 import type { PaymentService } from './payments/payment-service';
 import type { FraudOpsService } from './fraud/fraud-ops-service';
 import { fraudRoutes } from './routes/fraud';
@@ -32,6 +34,8 @@ export interface AppDependencies {
   payments: PaymentService;
   /** The merchant's balance, from the merchant ledger. */
   balance: BalanceService;
+  /** The daily reconciliation's reports (operations). */
+  reconciliation: ReconciliationReports;
   /** Fraud reports and the review queue (operations). */
   fraud: FraudOpsService;
   /** Verifies bearer tokens (src/api/auth); every /v1 and /codec request is authenticated. */
@@ -66,6 +70,7 @@ export function createApp(deps: AppDependencies): Express {
   app.use('/v1', deps.authenticate, merchantRateLimit(deps.rateLimitPerMinute ?? 600));
   app.use(paymentRoutes(deps.payments));
   app.use(balanceRoutes(deps.balance));
+  app.use(reconciliationRoutes(deps.reconciliation));
   app.use(fraudRoutes(deps.fraud));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));

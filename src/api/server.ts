@@ -25,6 +25,7 @@ import { paymentPolicy } from './payments/policy';
 import { createApp } from './app';
 import { BalanceService } from './balance/balance-service';
 import { LedgerReader } from '../ledger/merchant-ledger';
+import { ReconciliationReports } from '../reconciliation/reconciliation-reports';
 
 const DAY_MS = 86_400_000;
 
@@ -50,6 +51,7 @@ async function main(): Promise<void> {
     codecAllowedOrigins: env.CODEC_CORS_ORIGINS ?? [`http://localhost:${env.TEMPORAL_UI_PORT}`, `http://127.0.0.1:${env.TEMPORAL_UI_PORT}`],
     payments,
     balance: new BalanceService(new LedgerReader(db)),
+    reconciliation: new ReconciliationReports(db),
     fraud: new FraudOpsService(client, audit),
     metrics: new Metrics(),
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,

@@ -15,6 +15,8 @@ export type AuditAction =
   | 'review.decision'
   | 'fraud.report'
   | 'records.purge'
+  | 'reconciliation.run'
+  | 'reconciliation.mismatch'
   | 'auth.failure';
 
 export interface AuditEntry {

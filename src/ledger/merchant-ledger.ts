@@ -272,6 +272,21 @@ export class LedgerReader {
     return { transactions: rows.map(transactionOf), totals: Object.fromEntries(sums.map((r) => [r.account, Number(r.total)])) };
   }
 
+  /** The transactions booked at the acquirer under these keys, wherever they fell in time. */
+  async byAcquirerKeys(keys: readonly string[]): Promise<LedgerTransaction[]> {
+    const found: LedgerTransaction[] = [];
+    // In chunks: a day's report may hold more keys than a statement takes parameters.
+    for (let i = 0; i < keys.length; i += 500) {
+      const chunk = keys.slice(i, i + 500);
+      const rows = await this.db.query<TransactionRow>(
+        `SELECT ${TRANSACTION_COLUMNS} FROM ledger_transactions WHERE acquirer_key IN (${chunk.map((_, j) => `$${j + 1}`).join(', ')})`,
+        chunk,
+      );
+      found.push(...rows.map(transactionOf));
+    }
+    return found;
+  }
+
   /** Every transaction posted in [fromMs, toMs), for the reconciliation. */
   async postedBetween(fromMs: number, toMs: number): Promise<LedgerTransaction[]> {
     const rows = await this.db.query<TransactionRow>(

@@ -1,3 +1,4 @@
+import { MISMATCH_KINDS, type MismatchKind } from '../reconciliation/reconcile';
 import type { RecordWriteResult } from '../records/record-write';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { InjectedSinks } from '@temporalio/worker';
@@ -172,6 +173,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly reconciliationMismatches = new Counter({
+    name: 'reconciliation_mismatches_total',
+    help: 'Mismatches the daily reconciliation found between the acquirer\'s settlement report and the merchant ledger, by kind (each counted once, when first found). Alert on any increase.',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
   readonly intakeExpiries = new Counter({
     name: 'card_intake_expiries_total',
     help: 'Sealed cards (intakes) destroyed by the time-to-live sweeper because no payment tokenized them in time.',
@@ -234,6 +242,11 @@ export class Metrics {
 
   initRecordWrites(): void {
     for (const result of RECORD_WRITE_RESULTS) this.recordWrites.inc({ result }, 0);
+    for (const kind of MISMATCH_KINDS) this.reconciliationMismatches.inc({ kind }, 0);
+  }
+
+  recordReconciliationMismatches(found: readonly { kind: MismatchKind }[]): void {
+    for (const m of found) this.reconciliationMismatches.inc({ kind: oneOf(MISMATCH_KINDS, m.kind) });
   }
 
   /** What one run of the TTL sweeper destroyed: pass `Vault.sweepExpired()`'s result as it is. */

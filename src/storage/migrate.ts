@@ -6,9 +6,10 @@ import { migration as fraud } from './migrations/003-fraud';
 import { migration as fraudFeatures } from './migrations/004-fraud-features';
 import { migration as paymentRecords } from './migrations/005-payment-records';
 import { migration as merchantLedger } from './migrations/006-merchant-ledger';
+import { migration as reconciliation } from './migrations/007-reconciliation';
 
 /** Every migration, in order. */
-export const MIGRATIONS: readonly Migration[] = [vault, auditLog, fraud, fraudFeatures, paymentRecords, merchantLedger];
+export const MIGRATIONS: readonly Migration[] = [vault, auditLog, fraud, fraudFeatures, paymentRecords, merchantLedger, reconciliation];
 
 /**
  * Brings the schema up to date. Safe when several processes start at once (API and vault worker):

@@ -1,14 +1,19 @@
 /**
  * `npm run worker:records`: writes the payment records (src/records) the workflow sends at every
- * transition with the merchant ledger's postings (src/ledger), and purges them past RECORDS_RETENTION_DAYS (daily schedule, audited). No card data
+ * transition with the merchant ledger's postings (src/ledger), purges them past RECORDS_RETENTION_DAYS (daily schedule, audited),
+ * and reconciles each day's ledger with the acquirer's settlement report (src/reconciliation, at the settlement cutoff). No card data
  * and no keys but the payload codec's; it shares the gateway's database (in development, the same
  * SQLite file) for its own tables and the audit log.
  */
 import { Client, Connection } from '@temporalio/client';
+import { acquirerFromEnv } from '../acquirer/acquirer-from-env';
+import { createReconciliationActivities } from '../activities/reconciliation';
 import { createRecordsActivities } from '../activities/records';
 import { AuditLog } from '../audit/audit-log';
 import { exitOnFailure } from '../process/lifecycle';
-import { MerchantLedger } from '../ledger/merchant-ledger';
+import { LedgerReader, MerchantLedger } from '../ledger/merchant-ledger';
+import { ensureReconciliationSchedule } from '../reconciliation/reconciliation-schedule';
+import { ReconciliationReports } from '../reconciliation/reconciliation-reports';
 import { PaymentRecords } from '../records/payment-records';
 import { ensureRetentionSchedule } from '../records/retention-schedule';
 import { openDb } from '../storage/open-db';
@@ -22,15 +27,27 @@ exitOnFailure(
   runWorkerProcess('records', async ({ env, logger, metrics }) => {
     const db = await openDb({ databaseUrl: env.DATABASE_URL, dataDir: env.DATA_DIR });
     const records = new PaymentRecords(db, env.RECORDS_RETENTION_DAYS * DAY_MS, new MerchantLedger({ feeBps: env.MERCHANT_FEE_BPS }));
+    const audit = new AuditLog(db);
     metrics.initRecordWrites();
     logger.info({ database: db.dialect, retentionDays: env.RECORDS_RETENTION_DAYS, feeBps: env.MERCHANT_FEE_BPS }, 'payment records and merchant ledger ready');
     return {
-      activities: createRecordsActivities({ records, audit: new AuditLog(db), onWrite: (result) => metrics.recordRecordWrite(result) }),
+      activities: {
+        ...createRecordsActivities({ records, audit, onWrite: (result) => metrics.recordRecordWrite(result) }),
+        ...createReconciliationActivities({
+          acquirer: acquirerFromEnv(env),
+          ledger: new LedgerReader(db),
+          reports: new ReconciliationReports(db),
+          audit,
+          onMismatches: (found) => metrics.recordReconciliationMismatches(found),
+        }),
+      },
       async onPolling() {
         const connection = await Connection.connect({ address: temporalAddress(env), tls: temporalTls(env) });
         try {
-          const schedule = await ensureRetentionSchedule(new Client({ connection, namespace: env.TEMPORAL_NAMESPACE }));
-          logger.info({ schedule }, 'records retention schedule');
+          const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+          const schedule = await ensureRetentionSchedule(client);
+          const reconciliation = await ensureReconciliationSchedule(client, env.SETTLEMENT_CUTOFF_UTC);
+          logger.info({ schedule, reconciliation }, 'records retention and daily reconciliation schedules');
         } finally {
           await connection.close();
         }

@@ -6,3 +6,4 @@ export { readinessWorkflow } from './readiness';
 export { paymentWorkflow } from './payment/payment-workflow';
 export { fraudReportWorkflow } from './fraud-report';
 export { recordsRetentionWorkflow } from './records-retention';
+export { reconciliationWorkflow } from './reconciliation';

@@ -602,6 +602,18 @@ function getPaymentRequest(): fc.Arbitrary<FuzzRequest> {
     .map(({ env, id, query, body }) => finish('GET /v1/payments/{id}', 'GET', `/v1/payments/${id}${query}`, env, body, { mayBeValid: false, note: `id ${preview(id, 40)}` }));
 }
 
+/** A day's reconciliation (ops): dates that are not days, and days that never ran (a 404, in the error shape). */
+function reconciliationRequest(): fc.Arbitrary<FuzzRequest> {
+  const date = fc.oneof(
+    fc.date({ min: new Date('1970-01-01'), max: new Date('2100-01-01'), noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10)),
+    fc.constantFrom('2026-02-30', '2026-13-01', '2026-1-1', '20261201', '2026-12-01T00:00:00Z', '0000-00-00', '-2026-12-01', '%00', '..', 'today'),
+    idSegment,
+  );
+  return fc
+    .record({ env: envelope(true), date, query: junkQuery, body: fc.oneof({ weight: 8, arbitrary: fc.constant<BodyKind>({ kind: 'none' }) }, { weight: 1, arbitrary: brokenBody(fc.constant('{}'), V1_BODY_LIMIT) }) })
+    .map(({ env, date: d, query, body }) => finish('GET /v1/reconciliation/{date}', 'GET', `/v1/reconciliation/${d}${query}`, env, body, { mayBeValid: false, note: `date ${preview(d, 40)}` }));
+}
+
 /** An action on a payment: its body schema's fields, valid or not, and broken bodies. */
 function actionRequest(action: 'capture' | 'cancel' | 'refunds' | 'review', counter: () => number): fc.Arbitrary<FuzzRequest> {
   const reason = fc.oneof(anyText(200), fc.integer({ min: 201, max: 3000 }).map((n) => 'r'.repeat(n)), nonString);
@@ -887,6 +899,7 @@ describe('API fuzzing: malformed requests to every route (real stack)', () => {
     { name: 'GET /v1/payments/{id}', requests: 600, arbitrary: getPaymentRequest },
     { name: 'GET /v1/balance', requests: 200, arbitrary: () => balanceRequest('/v1/balance') },
     { name: 'GET /v1/balance_transactions', requests: 300, arbitrary: () => balanceRequest('/v1/balance_transactions') },
+    { name: 'GET /v1/reconciliation/{date}', requests: 200, arbitrary: reconciliationRequest },
     { name: 'POST /v1/payments/{id}/capture', requests: 540, arbitrary: () => actionRequest('capture', nextKey) },
     { name: 'POST /v1/payments/{id}/cancel', requests: 540, arbitrary: () => actionRequest('cancel', nextKey) },
     { name: 'POST /v1/payments/{id}/refunds', requests: 540, arbitrary: () => actionRequest('refunds', nextKey) },

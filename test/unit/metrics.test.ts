@@ -148,6 +148,7 @@ describe('instrumentActivities', () => {
       inquireAuthorization: () => Promise.reject(new Error('not used')),
       inquireMovement: () => Promise.reject(new Error('not used')),
       reverseAuthorization: () => Promise.reject(new Error('not used')),
+      settlementReport: () => Promise.reject(new Error('not used')),
     };
   }
 

@@ -48,6 +48,7 @@ import { EncryptionCodec } from '../../src/temporal/payload-codec';
 import { PaymentRecords } from '../../src/records/payment-records';
 import { BalanceService } from '../../src/api/balance/balance-service';
 import { LedgerReader } from '../../src/ledger/merchant-ledger';
+import { ReconciliationReports } from '../../src/reconciliation/reconciliation-reports';
 import { CardIntake } from '../../src/vault/card-intake';
 import { LocalKeyProvider } from '../../src/vault/keys/local-key-provider';
 import type { PaymentState } from '../../src/workflows/payment/state';
@@ -208,6 +209,7 @@ describe('OpenAPI document', () => {
       codecAllowedOrigins: [],
       payments,
       balance: new BalanceService(new LedgerReader(db)),
+      reconciliation: new ReconciliationReports(db),
       fraud: new FraudOpsService(client, audit),
       authenticate: authenticate(createTokenVerifier(auth)),
       verifier: createTokenVerifier(auth),

@@ -1,5 +1,5 @@
 import express, { type Express, type RequestHandler } from 'express';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { Logger } from '../../logging/logger';
 import { SandboxError, routeNotFound, sandboxErrorHandler, unavailableBody } from './errors';
 import { parseFaults, type FaultInjector } from './faults';
@@ -15,6 +15,8 @@ import {
   reversalRequestSchema,
 } from './requests';
 import { SandboxAcquirer } from './sandbox-acquirer';
+
+const settlementReportQuery = z.strictObject({ date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`))) });
 
 export interface SandboxDependencies {
   ledger: Ledger;
@@ -32,6 +34,7 @@ export interface SandboxDependencies {
  *   POST /v1/captures/:ref/settle              201 {ref: stl_...}
  *   POST /v1/reversals                         201 {outcome: voided|declined|closed, ref?}
  *   GET  /v1/operations/:idempotencyKey        200 {status: answered, operation, http_status, response} | {status: not_received}
+ *   GET  /v1/reports/settlement?date=YYYY-MM-DD  200 {date, lines: [...]}: the day's money movements (UTC)
  *   GET  /_sandbox/ledger, GET|PUT|DELETE /_sandbox/faults, GET /healthz
  *
  * Every POST needs an Idempotency-Key. Request bodies are never logged: they carry card data.
@@ -82,6 +85,24 @@ export function createSandboxApp(deps: SandboxDependencies): Express {
       return;
     }
     res.json({ idempotency_key: key, status: 'answered', operation: stored.operation, http_status: stored.httpStatus, response: stored.body });
+  });
+
+  // The daily settlement report the gateway reconciles with (src/reconciliation). Never faulted:
+  // the gateway retries it like any read, and a day's report does not change once the day is over.
+  app.get('/v1/reports/settlement', (req, res) => {
+    const parsed = settlementReportQuery.safeParse(req.query);
+    if (!parsed.success) throw new SandboxError(400, 'invalid_request', 'date must be YYYY-MM-DD (UTC)');
+    const lines = deps.ledger.movementsOn(parsed.data.date).map((e) => ({
+      ref: e.ref,
+      kind: e.kind,
+      parent_ref: e.parent_ref,
+      amount: e.amount,
+      currency: e.currency,
+      merchant_id: e.merchant_id,
+      idempotency_key: e.idempotency_key,
+      created_at: e.created_at,
+    }));
+    res.json({ date: parsed.data.date, lines });
   });
 
   app.get('/_sandbox/ledger', (_req, res) => {

@@ -155,6 +155,17 @@ export class Ledger {
     return this.db.prepare(`SELECT ${ENTRY_COLUMNS} FROM ledger ORDER BY seq`).all() as LedgerEntry[];
   }
 
+  /**
+   * The day's settlement report: every money movement (captures, refunds, settlements) the
+   * acquirer booked on `date` (YYYY-MM-DD, UTC), in booking order. Authorizations and voids move
+   * no money and are not in it.
+   */
+  movementsOn(date: string): LedgerEntry[] {
+    return this.db
+      .prepare(`SELECT ${ENTRY_COLUMNS} FROM ledger WHERE kind IN ('capture', 'refund', 'settlement') AND status = 'succeeded' AND substr(created_at, 1, 10) = ? ORDER BY seq`)
+      .all(date) as LedgerEntry[];
+  }
+
   findAnswer(idempotencyKey: string): StoredAnswer | undefined {
     const row = this.db
       .prepare('SELECT idempotency_key, operation, request_hash, http_status, response FROM idempotency_records WHERE idempotency_key = ?')

@@ -215,7 +215,32 @@ export const balanceTransactionList = z.strictObject({
   next_cursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null on the last page' }),
 });
 
+export const reconciliationReport = z
+  .strictObject({
+    object: z.literal('reconciliation_report'),
+    date: z.string().meta({ description: 'The UTC day reconciled, YYYY-MM-DD' }),
+    ran_at: z.number().int().meta({ description: 'Unix seconds of the run that wrote this report' }),
+    acquirer_lines: z.number().int().meta({ description: "Lines of the acquirer's settlement report for the day" }),
+    gateway_lines: z.number().int().meta({ description: 'Merchant ledger postings of the day' }),
+    matched: z.number().int(),
+    mismatches: z.array(
+      z.strictObject({
+        kind: z.enum(['missing_in_gateway', 'missing_at_acquirer', 'amount_mismatch']),
+        idempotency_key: z.string().meta({ description: 'The key the movement was booked under at the acquirer: `<payment id>:<step>`' }),
+        merchant: z.string(),
+        payment: z.string(),
+        currency: z.string(),
+        acquirer_amount: z.number().int().nullable(),
+        acquirer_ref: z.string().nullable(),
+        gateway_amount: z.number().int().nullable(),
+        balance_transaction: z.string().nullable(),
+      }),
+    ),
+  })
+  .meta({ description: "One day's reconciliation of the acquirer's settlement report with the merchant ledger" });
+
 export const RESPONSE_SCHEMAS = {
+  ReconciliationReport: reconciliationReport,
   Balance: balance,
   BalanceTransaction: balanceTransaction,
   BalanceTransactionList: balanceTransactionList,

@@ -3,12 +3,14 @@ import { z } from 'zod';
 import type { Scope } from '../auth/verify-token';
 import { cancelBody, captureBody, createPaymentBody, idempotencyKeyHeader, listQuery, paymentIdParam, refundBody, reviewBody } from '../payments/schemas';
 import { balanceQuery, balanceTransactionsQuery } from '../balance/schemas';
+import { reconciliationDateParam } from '../reconciliation/schemas';
 import { payloadsBody } from '../routes/codec';
 import { fraudReportBody, reviewListQuery } from '../fraud/schemas';
 import {
   acceptedPayment,
   balance,
   balanceTransactionList,
+  reconciliationReport,
   codecPayloads,
   errorResponse,
   fraudReport,
@@ -228,6 +230,17 @@ export const ROUTES: RouteSpec[] = [
     auth: { scope: 'payments:read' },
     query: balanceTransactionsQuery,
     responses: { 200: { description: 'One page of balance transactions', schema: balanceTransactionList }, 400: E400, ...AUTH_ERRORS },
+  },
+  {
+    method: 'get',
+    path: '/v1/reconciliation/{date}',
+    operationId: 'getReconciliation',
+    summary: "A day's reconciliation: the acquirer's settlement report matched line by line with the merchant ledger",
+    description: 'Written by the daily reconciliation (schedule `daily-reconciliation`, at the settlement cutoff, for the previous UTC day). Each mismatch is also an audit row and counts in `reconciliation_mismatches_total`.',
+    tags: ['operations'],
+    auth: { scope: 'ops' },
+    params: { date: reconciliationDateParam },
+    responses: { 200: { description: 'The report', schema: reconciliationReport }, 400: E400, 404: error('The reconciliation of that day has not run'), ...AUTH_ERRORS },
   },
   {
     method: 'get',

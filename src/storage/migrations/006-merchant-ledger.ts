@@ -29,6 +29,7 @@ CREATE TABLE ledger_transactions (
 );
 CREATE INDEX ledger_transactions_merchant_created ON ledger_transactions (merchant_id, created_at DESC, txn_id DESC);
 CREATE INDEX ledger_transactions_created ON ledger_transactions (created_at);
+CREATE INDEX ledger_transactions_acquirer_key ON ledger_transactions (acquirer_key);
 
 CREATE TABLE ledger_entries (
   txn_id TEXT NOT NULL REFERENCES ledger_transactions (txn_id),
