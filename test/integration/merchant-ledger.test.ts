@@ -2,6 +2,7 @@ import { LedgerReader, MerchantLedger } from '../../src/ledger/merchant-ledger';
 import { PaymentRecords } from '../../src/records/payment-records';
 import type { PaymentRecordWrite } from '../../src/records/record-write';
 import type { PaymentState, Refund } from '../../src/workflows/payment/state';
+import { paymentState as basePaymentState } from '../helpers/payment-state';
 import { postgresBackend, sqliteBackend, type Backend, type TestDatabase } from '../helpers/vault-backends';
 
 /**
@@ -18,26 +19,6 @@ afterAll(async () => {
 const DAY = 86_400_000;
 const FEE_BPS = 290;
 
-function paymentState(id: string, over: Partial<PaymentState> = {}): PaymentState {
-  return {
-    id,
-    merchantId: 'm_a',
-    status: 'processing',
-    amount: 10_000,
-    currency: 'EUR',
-    captureMethod: 'automatic',
-    metadata: {},
-    amountCapturable: 0,
-    amountCaptured: 0,
-    amountRefunded: 0,
-    card: { brand: 'visa', last4: '4242', expMonth: 12, expYear: 2030 },
-    refunds: [],
-    createdAt: '2026-12-01T10:00:00.000Z',
-    requestHash: 'h',
-    timeline: [],
-    ...over,
-  };
-}
 
 /** The record keeper's writes, one revision after another (no timeline: the ledger does not read it). */
 function writer(records: PaymentRecords) {
@@ -56,6 +37,9 @@ function writer(records: PaymentRecords) {
     return { write, result: await records.write(write) };
   };
 }
+
+/** A EUR 100.00 payment: the fee of 2.90 % is a round 2.90. */
+const paymentState = (id: string, over: Partial<PaymentState> = {}) => basePaymentState(id, { amount: 10_000, ...over });
 
 const refund = (id: string, amount: number, status: Refund['status'] = 'succeeded'): Refund => ({ id, amount, status, createdAt: '2026-12-01T10:05:00.000Z' });
 

@@ -1,6 +1,7 @@
 import { PaymentRecords } from '../../src/records/payment-records';
 import type { PaymentRecordWrite } from '../../src/records/record-write';
 import type { PaymentState, Refund, TimelineEvent } from '../../src/workflows/payment/state';
+import { paymentState } from '../helpers/payment-state';
 import { postgresBackend, sqliteBackend, type Backend, type TestDatabase } from '../helpers/vault-backends';
 
 /**
@@ -15,27 +16,6 @@ afterAll(async () => {
 
 const DAY = 86_400_000;
 
-/** A payment's state as the workflow keeps it, after `events` timeline entries. */
-function paymentState(id: string, over: Partial<PaymentState> = {}): PaymentState {
-  return {
-    id,
-    merchantId: 'm_a',
-    status: 'processing',
-    amount: 1000,
-    currency: 'EUR',
-    captureMethod: 'automatic',
-    metadata: {},
-    amountCapturable: 0,
-    amountCaptured: 0,
-    amountRefunded: 0,
-    card: { brand: 'visa', last4: '4242', expMonth: 12, expYear: 2030 },
-    refunds: [],
-    createdAt: '2026-12-01T10:00:00.000Z',
-    requestHash: 'h',
-    timeline: [],
-    ...over,
-  };
-}
 
 const event = (n: number, name = `step.${n}`): TimelineEvent => ({ at: new Date(Date.parse('2026-12-01T10:00:00.000Z') + n * 1000).toISOString(), event: name });
 

@@ -6,7 +6,7 @@ import { RECONCILIATION_SCHEDULE_ID } from '../../src/reconciliation/reconciliat
 import { PaymentRecords } from '../../src/records/payment-records';
 import { SqliteDb } from '../../src/storage/sqlite-db';
 import { TASK_QUEUES } from '../../src/temporal/task-queues';
-import type { PaymentState } from '../../src/workflows/payment/state';
+import { paymentState } from '../helpers/payment-state';
 import { startGatewayStack, type GatewayStack } from '../helpers/gateway-stack';
 import { TEST_CARDS } from '../helpers/test-cards';
 
@@ -79,7 +79,7 @@ describe('daily reconciliation: the acquirer settlement report against the merch
     if (auth.outcome !== 'approved') throw new Error('the planted authorization was declined');
     await acquirer.capture({ authorizationRef: auth.acquirerRef, amount: ACQUIRER_ONLY.amount, idempotencyKey: `${ACQUIRER_ONLY.paymentId}:capture` });
     // Planted, our side: a payment record (and so a ledger charge) the acquirer never saw.
-    const { timeline: _t, refunds: _r, ...payment } = fakeCapturedPayment(GATEWAY_ONLY.paymentId, M, GATEWAY_ONLY.amount);
+    const { timeline: _t, refunds: _r, ...payment } = paymentState(GATEWAY_ONLY.paymentId, { merchantId: M, status: 'captured', amount: GATEWAY_ONLY.amount, amountCaptured: GATEWAY_ONLY.amount, card: { brand: 'visa', last4: '0000', expMonth: 12, expYear: 2031 }, createdAt: new Date().toISOString(), requestHash: 'planted' });
     expect(await new PaymentRecords(db, 86_400_000).write({ base: 0, revision: 1, final: false, payment, refunds: [], eventsFrom: 0, events: [] })).toBe('applied');
 
     const summary = await reconcile();
@@ -127,23 +127,3 @@ describe('daily reconciliation: the acquirer settlement report against the merch
     expect(described.action).toMatchObject({ type: 'startWorkflow', workflowType: 'reconciliationWorkflow' });
   });
 });
-
-function fakeCapturedPayment(id: string, merchantId: string, amount: number): PaymentState {
-  return {
-    id,
-    merchantId,
-    status: 'captured',
-    amount,
-    currency: 'EUR',
-    captureMethod: 'automatic',
-    metadata: {},
-    amountCapturable: 0,
-    amountCaptured: amount,
-    amountRefunded: 0,
-    card: { brand: 'visa', last4: '0000', expMonth: 12, expYear: 2031 },
-    refunds: [],
-    createdAt: new Date().toISOString(),
-    requestHash: 'planted',
-    timeline: [],
-  };
-}
