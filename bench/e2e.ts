@@ -42,6 +42,18 @@ const PAYMENT_PATH_ACTIVITIES = 5;
 const UNREACHABLE = '1000000000';
 /** Reads measured per kind in the reads phase (BENCH_READS), at concurrency READ_CONCURRENCY, under a background of payments. */
 const READS = positiveInt('BENCH_READS', 300);
+
+/**
+ * The dev server's store (BENCH_SERVER_DB): `file` is what `npm start` runs (a SQLite file, with the
+ * pragmas of src/temporal/dev-server.ts unless BENCH_SQLITE_PRAGMAS names others, `none` for
+ * SQLite's defaults); `memory` (the default) leaves the disk out of the figures.
+ */
+const SERVER_DB: { persistent?: boolean; sqlitePragmas?: string[] } = (() => {
+  const db = process.env.BENCH_SERVER_DB ?? 'memory';
+  if (db !== 'memory' && db !== 'file') throw new Error(`BENCH_SERVER_DB must be memory or file, got ${JSON.stringify(db)}`);
+  const pragmas = process.env.BENCH_SQLITE_PRAGMAS;
+  return db === 'memory' ? {} : { persistent: true, ...(pragmas !== undefined ? { sqlitePragmas: pragmas === 'none' ? [] : pragmas.split(',') } : {}) };
+})();
 const READ_CONCURRENCY = 8;
 
 function positiveInt(name: string, fallback: number, { allowZero = false } = {}): number {
@@ -287,6 +299,7 @@ function failureLines(name: string, r: LevelResult): string[] {
 async function main(): Promise<void> {
   const started = Date.now();
   console.log(`End-to-end payment benchmark: node ${process.version}, ${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${os.cpus().length} CPUs on the machine`);
+  console.log(`Temporal dev server store: ${SERVER_DB.persistent ? `SQLite file, pragmas ${SERVER_DB.sqlitePragmas ? JSON.stringify(SERVER_DB.sqlitePragmas) : 'of npm start'}` : 'in memory'} (BENCH_SERVER_DB, BENCH_SQLITE_PRAGMAS).`);
   console.log(`Concurrency levels ${LEVELS.join(', ')} (BENCH_CONCURRENCY); ${PAYMENTS} requests per level and path (BENCH_PAYMENTS), after ${WARMUP} warm-up (BENCH_WARMUP).`);
   console.log('');
 
@@ -318,6 +331,7 @@ async function main(): Promise<void> {
     process.stdout.write('Starting the stack (Temporal dev server, acquirer sandbox, 5 workers, API)... ');
     const t0 = Date.now();
     stack = await startGatewayStack({
+      ...SERVER_DB,
       env: {
         // One card and one merchant for the whole run: with the default velocity limits the 6th payment
         // would go to review and the 11th be declined. The rules still run on every payment.

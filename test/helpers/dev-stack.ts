@@ -47,6 +47,8 @@ export async function startDevStack(
     metrics?: boolean;
     /** Keep the server's state in a SQLite file in `dataDir`, so `restartServer()` finds every workflow again. Default false (in memory). */
     persistent?: boolean;
+    /** With `persistent`: the file's pragmas (default the dev server's, DEV_SERVER_SQLITE_PRAGMAS); `[]` for SQLite's own defaults. */
+    sqlitePragmas?: readonly string[];
   } = {},
 ): Promise<DevStack> {
   // The stack's own data directory and master key: the test's client encrypts payloads with the
@@ -57,7 +59,7 @@ export async function startDevStack(
     port: await freePort(),
     uiPort: await freePort(),
     namespace: 'default',
-    ...(options.persistent ? { dbFile: path.join(dataDir, 'temporal.db') } : {}),
+    ...(options.persistent ? { dbFile: path.join(dataDir, 'temporal.db'), ...(options.sqlitePragmas ? { sqlitePragmas: options.sqlitePragmas } : {}) } : {}),
   };
   let server = await startDevServer(serverOptions);
   const keys = new CachingKeyProvider(LocalKeyProvider.open(path.join(dataDir, 'keys', 'master-key.json')));

@@ -37,6 +37,8 @@ export async function startGatewayStack(
     metrics?: boolean;
     /** The Temporal dev server on a database file, so `stack.restartServer()` keeps every payment. Default false. */
     persistent?: boolean;
+    /** With `persistent`: the server file's pragmas (see startDevStack). */
+    sqlitePragmas?: readonly string[];
   } = {},
 ): Promise<GatewayStack> {
   const sandbox = await startAcquirerSandbox(options.sandboxEnv);
@@ -50,7 +52,7 @@ export async function startGatewayStack(
     RATE_LIMIT_PER_MINUTE: '1000000',
     ...options.env,
   };
-  const stack = await startDevStack({ extraEnv: env, metrics: options.metrics, persistent: options.persistent });
+  const stack = await startDevStack({ extraEnv: env, metrics: options.metrics, persistent: options.persistent, ...(options.sqlitePragmas ? { sqlitePragmas: options.sqlitePragmas } : {}) });
   const port = await freePort();
   const api = startNodeProcess('api', 'api/server.js', { ...stack.env, PORT: String(port) });
   await api.waitForOutput(/API listening/);

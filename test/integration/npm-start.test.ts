@@ -111,6 +111,8 @@ describe('npm start: the whole gateway from one command', () => {
   it('workflows survive a restart: the state is in DATA_DIR/temporal.db', async () => {
     gateway = start();
     await gateway.waitForOutput(/\[gateway\] ready in/, 60_000);
+    // The server's file runs in write-ahead-log mode (src/temporal/dev-server.ts): its log sits beside it.
+    expect(fs.existsSync(path.join(dataDir, 'temporal.db-wal'))).toBe(true);
     const connection = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
     try {
       const client = new Client({ connection });
