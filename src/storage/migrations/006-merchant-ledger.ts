@@ -30,6 +30,8 @@ CREATE TABLE ledger_transactions (
 CREATE INDEX ledger_transactions_merchant_created ON ledger_transactions (merchant_id, created_at DESC, txn_id DESC);
 CREATE INDEX ledger_transactions_created ON ledger_transactions (created_at);
 CREATE INDEX ledger_transactions_acquirer_key ON ledger_transactions (acquirer_key);
+-- Each record write reads what its payment has posted already.
+CREATE INDEX ledger_transactions_payment ON ledger_transactions (payment_id);
 
 CREATE TABLE ledger_entries (
   txn_id TEXT NOT NULL REFERENCES ledger_transactions (txn_id),
