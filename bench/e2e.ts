@@ -314,6 +314,7 @@ async function main(): Promise<void> {
   });
 
   let stack: GatewayStack | undefined;
+  let saturation: string | undefined;
   let floorConnection: NativeConnection | undefined;
   let floorWorker: Worker | undefined;
   let floorRun: Promise<void> | undefined;
@@ -402,6 +403,7 @@ async function main(): Promise<void> {
       ]);
     }
     console.log(table(rows));
+    saturation = saturationLine(results);
     const failures = results.flatMap(({ ours, floor }) => [...failureLines('payments', ours), ...failureLines('floor', floor)]);
     if (failures.length) {
       console.log('Failures:');
@@ -435,6 +437,21 @@ async function main(): Promise<void> {
     await stopAll();
     console.log(`done. Total ${((Date.now() - started) / 1000).toFixed(0)} s.`);
   }
+  // The run's summary, last (issue 14's acceptance line).
+  if (saturation) console.log(saturation);
+}
+
+/**
+ * Saturation is the best throughput any level reached, ours and the floor's each at its own best
+ * level; latency is compared at concurrency 1, where nothing queues.
+ */
+function saturationLine(results: { level: number; ours: LevelResult; floor: LevelResult }[]): string | undefined {
+  if (results.length === 0) return undefined;
+  const ours = Math.max(...results.map((r) => r.ours.perSecond));
+  const floor = Math.max(...results.map((r) => r.floor.perSecond));
+  const single = results.find((r) => r.level === 1);
+  const latency = single ? `concurrency 1: POST p50 ${fmtMs(single.ours.p50)} ms, floor p50 ${fmtMs(single.floor.p50)} ms` : 'concurrency 1: not measured (BENCH_CONCURRENCY has no 1)';
+  return `saturation: ours ${fmtRate(ours)} payments/s, floor ${fmtRate(floor)} workflows/s, ratio ${floor > 0 ? (ours / floor).toFixed(2) : '-'}; ${latency}`;
 }
 
 main().then(
