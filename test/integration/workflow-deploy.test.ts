@@ -50,9 +50,26 @@ describe('deploying a new workflow build while payments run', () => {
       headers: { 'Idempotency-Key': key },
       body: { amount: 2500, currency: 'EUR', capture_method: 'manual', card: { number: TEST_CARDS.visa, exp_month: 12, exp_year: 2031, cvc: '731' } },
     });
-    expect(res.status).toBe(201);
-    expect(res.body.status).toBe('requires_capture');
-    return res.body.id as string;
+    // A deploy is what this test is about, not the API's authorization wait: on a loaded machine
+    // the first task on a freshly started worker can outlast it (202, still processing). The
+    // payment must then reach requires_capture all the same; its history says where time went.
+    expect([201, 202]).toContain(res.status);
+    const id = res.body.id as string;
+    if (res.status === 202) {
+      const until = Date.now() + 60_000;
+      let status = res.body.status as string;
+      while (status === 'processing' && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 250));
+        status = (await gateway.request('GET', `/v1/payments/${id}`, { merchant: M })).body.status;
+      }
+      const history = await gateway.stack.client.workflow.getHandle(id).fetchHistory();
+      const timeline = (history.events ?? []).map((e) => `${temporal.api.enums.v1.EventType[e.eventType ?? 0]}@${e.eventTime?.seconds}`);
+      expect({ status, timeline }).toMatchObject({ status: 'requires_capture' });
+      console.warn(`workflow-deploy: ${key} answered 202 before requires_capture; history ${timeline.join(' ')}`);
+    } else {
+      expect(res.body.status).toBe('requires_capture');
+    }
+    return id;
   };
   const markers = async (id: string) => {
     const history = await gateway.stack.client.workflow.getHandle(id).fetchHistory();
