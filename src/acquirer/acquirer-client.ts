@@ -12,7 +12,8 @@ export interface AuthorizationRequest {
   pan: string;
   expMonth: number;
   expYear: number;
-  cvc: string;
+  /** Absent for a stored credential (a card on file, no CVC kept): the acquirer authorizes without it. */
+  cvc?: string;
   /** Minor units. */
   amount: number;
   /** ISO 4217, upper case. */

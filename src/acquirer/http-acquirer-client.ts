@@ -93,7 +93,7 @@ export class HttpAcquirerClient implements AcquirerClient {
       pan: request.pan,
       exp_month: request.expMonth,
       exp_year: request.expYear,
-      cvc: request.cvc,
+      ...(request.cvc !== undefined ? { cvc: request.cvc } : {}),
       amount: request.amount,
       currency: request.currency,
       merchant_id: request.merchantId,

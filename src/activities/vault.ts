@@ -20,7 +20,8 @@ export interface TokenizeInput {
 
 export interface AuthorizeInput {
   token: string;
-  cvvRef: string;
+  /** Absent for a stored credential: a payment method used again once its CVV is gone. */
+  cvvRef?: string;
   /**
    * This payment's card expiry, as its merchant sent it: the card row is shared by every merchant
    * that tokenized the same number, so its expiry is not this payment's to read.

@@ -25,7 +25,8 @@ export interface CardForAuthorization {
   pan: string;
   expMonth: number;
   expYear: number;
-  cvc: string;
+  /** Absent for a stored credential (no CVV kept). */
+  cvc?: string;
 }
 
 /** The vault cannot go on with this reference: expired, purged or never existed. Retrying will not help. */
@@ -152,27 +153,32 @@ export class Vault {
 
   /**
    * Decrypts the PAN and CVV for one authorization and passes them to `use`; nothing decrypted
-   * leaves this call except what `use` returns (the acquirer's answer).
+   * leaves this call except what `use` returns (the acquirer's answer). Without a `cvvRef` the card
+   * is a stored credential (a payment method used again after its CVV is gone): no CVC is sent.
    */
   async withCardForAuthorization<T>(
     token: string,
-    cvvRef: string,
+    cvvRef: string | undefined,
     expiry: { expMonth: number; expYear: number },
     context: { merchantId?: string; paymentId?: string },
     use: (card: CardForAuthorization) => Promise<T>,
   ): Promise<T> {
     const [card] = await this.db.query<CardRow>('SELECT * FROM cards WHERE token = $1', [token]);
     if (!card) throw new VaultReferenceError('card_not_found', `Card token ${token} does not exist`);
-    const [cvv] = await this.db.query<EnvelopeColumns>('SELECT key_id, key_version, wrapped_key, ciphertext FROM cvv_records WHERE id = $1', [cvvRef]);
-    if (!cvv) throw new VaultReferenceError('cvv_not_found', `CVV ${cvvRef} was already destroyed (used, or expired)`);
+    let sealedCvc: EnvelopeColumns | undefined;
+    if (cvvRef !== undefined) {
+      [sealedCvc] = await this.db.query<EnvelopeColumns>('SELECT key_id, key_version, wrapped_key, ciphertext FROM cvv_records WHERE id = $1', [cvvRef]);
+      if (!sealedCvc) throw new VaultReferenceError('cvv_not_found', `CVV ${cvvRef} was already destroyed (used, or expired)`);
+    }
     const pan = await decryptRecord(this.keys, 'card-pan', `cards|${token}`, card);
-    const cvc = await decryptRecord(this.keys, 'card-cvv', `cvv_records|${cvvRef}`, cvv);
-    await this.audit.append({ actor: this.actor, action: 'card.detokenize', ...context, subject: token, outcome: 'success', details: { purpose: 'authorization' } });
+    const cvc = sealedCvc ? await decryptRecord(this.keys, 'card-cvv', `cvv_records|${cvvRef}`, sealedCvc) : undefined;
+    const purpose = cvc ? 'authorization' : 'stored_credential_authorization';
+    await this.audit.append({ actor: this.actor, action: 'card.detokenize', ...context, subject: token, outcome: 'success', details: { purpose } });
     try {
-      return await use({ pan: pan.toString(), expMonth: expiry.expMonth, expYear: expiry.expYear, cvc: cvc.toString() });
+      return await use({ pan: pan.toString(), expMonth: expiry.expMonth, expYear: expiry.expYear, ...(cvc ? { cvc: cvc.toString() } : {}) });
     } finally {
       pan.fill(0);
-      cvc.fill(0);
+      cvc?.fill(0);
     }
   }
 

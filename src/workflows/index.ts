@@ -7,3 +7,4 @@ export { paymentWorkflow } from './payment/payment-workflow';
 export { fraudReportWorkflow } from './fraud-report';
 export { recordsRetentionWorkflow } from './records-retention';
 export { reconciliationWorkflow } from './reconciliation';
+export { paymentMethodWorkflow } from './payment-method';

@@ -16,7 +16,8 @@ export const authorizationRequestSchema = z.object({
     .refine(luhnValid, 'is not a valid card number (Luhn check failed)'),
   exp_month: z.number().int().min(1).max(12),
   exp_year: z.number().int().min(2000).max(2199),
-  cvc: z.string().regex(/^\d{3,4}$/, 'must be 3 or 4 digits'),
+  /** Absent for a stored credential (a card on file): approved without a CVC check, as acquirers do for merchant-initiated payments. */
+  cvc: z.string().regex(/^\d{3,4}$/, 'must be 3 or 4 digits').optional(),
   amount,
   currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code in upper case, e.g. USD'),
   merchant_id: z.string().min(1).max(128),

@@ -20,7 +20,8 @@ import {
 } from '../../workflows/payment/definitions';
 import type { paymentWorkflow } from '../../workflows/payment/payment-workflow';
 import { REFUNDABLE_STATUSES, isFinal } from '../../workflows/payment/lifecycle';
-import type { PaymentPolicy, PaymentState } from '../../workflows/payment/state';
+import type { PaymentPolicy, PaymentState, StoredCard } from '../../workflows/payment/state';
+import type { SealedCard } from '../../vault/card-intake';
 import { ApiError } from '../errors';
 import { paymentView, type PaymentView } from './payment-view';
 import type { CreatePaymentBody, ListQuery } from './schemas';
@@ -64,6 +65,73 @@ export class PaymentService {
       throw err;
     }
     const requestHash = hashRequest(body, card);
+    return this.start(merchantId, paymentId, requestHash, {
+      amount: body.amount,
+      currency: body.currency,
+      captureMethod: body.capture_method,
+      ...(body.description !== undefined ? { description: body.description } : {}),
+      metadata: body.metadata ?? {},
+      card: { brand: card.brand, last4: card.last4, expMonth: card.expMonth, expYear: card.expYear },
+      seal: () => this.intake.seal(card, { actor: `merchant:${merchantId}`, merchantId }),
+      discard: (sealed) => this.intake.discard(sealed),
+    });
+  }
+
+  /**
+   * A payment from a card the vault already holds (a payment method, docs/stripe-compat.md): the
+   * same workflow without tokenization, the CVV sealed with the method passed on its first use.
+   * `paymentId` comes from the caller (one per confirmation of a payment intent); the same id again
+   * is the same payment, and a different request under it is a conflict.
+   */
+  async createFromStoredCard(
+    merchantId: string,
+    paymentId: string,
+    request: {
+      amount: number;
+      currency: string;
+      captureMethod: 'automatic' | 'manual';
+      description?: string;
+      metadata: Record<string, string>;
+      card: StoredCard & { expMonth: number; expYear: number };
+      /** The method's sealed CVV, on its first use only. */
+      cvvRef?: string;
+    },
+  ): Promise<CreateResult> {
+    const { card } = request;
+    const requestHash = createHash('sha256')
+      .update(JSON.stringify([request.amount, request.currency, request.captureMethod, request.description ?? null, Object.entries(request.metadata).sort(([a], [b]) => a.localeCompare(b)), card.token]))
+      .digest('hex');
+    return this.start(merchantId, paymentId, requestHash, {
+      amount: request.amount,
+      currency: request.currency,
+      captureMethod: request.captureMethod,
+      ...(request.description !== undefined ? { description: request.description } : {}),
+      metadata: request.metadata,
+      card: { brand: card.brand, last4: card.last4, expMonth: card.expMonth, expYear: card.expYear },
+      storedCard: { token: card.token, bin: card.bin, brand: card.brand, last4: card.last4, fingerprint: card.fingerprint, ...(card.issuingCountry ? { issuingCountry: card.issuingCountry } : {}) },
+      ...(request.cvvRef ? { cvvRef: request.cvvRef } : {}),
+    });
+  }
+
+  /** Starts the payment's workflow (or finds the one this request started) and waits for its decision. */
+  private async start(
+    merchantId: string,
+    paymentId: string,
+    requestHash: string,
+    payment: {
+      amount: number;
+      currency: string;
+      captureMethod: 'automatic' | 'manual';
+      description?: string;
+      metadata: Record<string, string>;
+      card: { brand: string; last4: string; expMonth: number; expYear: number };
+      /** A new card: sealed once the request is known to be new; discarded if no payment starts. */
+      seal?: () => Promise<SealedCard>;
+      discard?: (sealed: SealedCard) => Promise<void>;
+      storedCard?: StoredCard;
+      cvvRef?: string;
+    },
+  ): Promise<CreateResult> {
     const handle = this.client.workflow.getHandle<typeof paymentWorkflow>(paymentId);
     // The whole request answers within the wait (+ the bounded read after it), Temporal up or not.
     const deadline = Date.now() + this.options.authorizationWaitMs;
@@ -74,7 +142,8 @@ export class PaymentService {
     if (existing === undefined) throw unavailable();
     if (existing) return this.replay(handle, requestHash);
 
-    const sealed = await this.intake.seal(card, { actor: `merchant:${merchantId}`, merchantId });
+    const sealed = payment.seal ? await payment.seal() : undefined;
+    const card = payment.card;
     let started;
     try {
       started = await withinMs(
@@ -88,13 +157,14 @@ export class PaymentService {
             {
               paymentId,
               merchantId,
-              amount: body.amount,
-              currency: body.currency,
-              captureMethod: body.capture_method,
-              ...(body.description !== undefined ? { description: body.description } : {}),
-              metadata: body.metadata ?? {},
-              intakeRef: sealed.intakeRef,
-              cvvRef: sealed.cvvRef,
+              amount: payment.amount,
+              currency: payment.currency,
+              captureMethod: payment.captureMethod,
+              ...(payment.description !== undefined ? { description: payment.description } : {}),
+              metadata: payment.metadata,
+              ...(sealed ? { intakeRef: sealed.intakeRef, cvvRef: sealed.cvvRef } : {}),
+              ...(payment.storedCard ? { storedCard: payment.storedCard } : {}),
+              ...(payment.cvvRef ? { cvvRef: payment.cvvRef } : {}),
               cardSummary: { brand: card.brand, last4: card.last4, expMonth: card.expMonth, expYear: card.expYear },
               requestHash,
               policy: this.options.policy,
@@ -103,8 +173,8 @@ export class PaymentService {
           typedSearchAttributes: [
             { key: SA.merchantId, value: merchantId },
             { key: SA.status, value: 'processing' },
-            { key: SA.amount, value: body.amount },
-            { key: SA.currency, value: body.currency },
+            { key: SA.amount, value: payment.amount },
+            { key: SA.currency, value: payment.currency },
             { key: SA.cardBrand, value: card.brand },
             { key: SA.cardLast4, value: card.last4 },
           ],
@@ -113,7 +183,7 @@ export class PaymentService {
       );
     } catch (err) {
       // No payment will ever use this card: destroy it now rather than at its TTL.
-      await this.intake.discard(sealed).catch(() => undefined);
+      if (sealed) await payment.discard?.(sealed).catch(() => undefined);
       // An identical request raced this one and started the payment: answer as its retry.
       if (err instanceof WorkflowExecutionAlreadyStartedError) return this.replay(handle, requestHash);
       throw err;
@@ -136,12 +206,17 @@ export class PaymentService {
    * workflow is gone without a last write (deleted, terminated) answers from its record as it was.
    */
   async get(merchantId: string, paymentId: string): Promise<PaymentView> {
+    return paymentView(await this.getState(merchantId, paymentId));
+  }
+
+  /** The payment's state, read as `get` reads it (record once final, workflow while it runs). */
+  async getState(merchantId: string, paymentId: string): Promise<PaymentState> {
     const head = await this.records.head(paymentId);
     if (head && head.merchantId !== merchantId) throw notFound(paymentId);
     const fromRecord = async () => {
       const record = await this.records.get(paymentId);
       if (!record) throw notFound(paymentId); // purged in between
-      return paymentView(record.state);
+      return record.state;
     };
     if (head?.final) return fromRecord();
     let handle;
@@ -151,7 +226,7 @@ export class PaymentService {
       if (head && err instanceof ApiError && err.code === 'payment_not_found') return fromRecord();
       throw err;
     }
-    return paymentView(await this.state(handle));
+    return this.state(handle);
   }
 
   /**

@@ -7,4 +7,6 @@
 export const PATCHES = {
   /** Payment records (src/records): the workflow writes its record after every transition. */
   paymentRecords: 'payment-records-v1',
+  /** Payments from a stored payment method (docs/stripe-compat.md): the vault's token is the input, no tokenization. */
+  storedCards: 'stored-cards-v1',
 } as const;

@@ -30,14 +30,32 @@ export interface PaymentInput {
   captureMethod: CaptureMethod;
   description?: string;
   metadata?: Record<string, string>;
-  /** Opaque references to the sealed card (src/vault/card-intake.ts). */
-  intakeRef: string;
-  cvvRef: string;
+  /** Opaque references to the sealed card (src/vault/card-intake.ts). Absent for a stored card. */
+  intakeRef?: string;
+  /**
+   * The sealed CVV, until authorization is over. Absent for a stored card whose CVV is gone (a
+   * payment method used again, docs/stripe-compat.md): it authorizes as a stored credential.
+   */
+  cvvRef?: string;
+  /**
+   * A card the vault already holds (a payment method, `pm_…`): no tokenization, and the card's
+   * public metadata comes from the vault's earlier answer. Never a PAN or a CVV.
+   */
+  storedCard?: StoredCard;
   /** Public card data known at the edge, shown before tokenization finishes. */
   cardSummary: { brand: string; last4: string; expMonth: number; expYear: number };
   /** Hash of the creating request (without card secrets): the same idempotency key with another body is a conflict. */
   requestHash: string;
   policy: PaymentPolicy;
+}
+
+export interface StoredCard {
+  token: string;
+  bin: string;
+  brand: string;
+  last4: string;
+  fingerprint: string;
+  issuingCountry?: string;
 }
 
 export interface PaymentCard {

@@ -1,4 +1,5 @@
-import { CancellationScope, isCancellation, proxySinks } from '@temporalio/workflow';
+import { CancellationScope, isCancellation, patched, proxySinks } from '@temporalio/workflow';
+import { PATCHES } from './patches';
 import type { AuthorizationResult, MovementResult } from '../../acquirer/acquirer-client';
 import type { FraudCheckResult } from '../../activities/fraud';
 import type { MetricsSinks } from '../../observability/metrics';
@@ -20,6 +21,24 @@ export type StepFailure = { ok: false; code: string; message: string };
 
 export async function tokenize(ctx: PaymentContext): Promise<{ ok: true } | StepFailure> {
   const { input, state, refs } = ctx;
+  // A stored card (a payment method) was tokenized when it was created: its token is the input.
+  // Only payments started with one take this branch; the patch marks them in their history.
+  if (input.storedCard && patched(PATCHES.storedCards)) {
+    const card = input.storedCard;
+    refs.token = card.token;
+    refs.bin = card.bin;
+    state.card = {
+      brand: card.brand,
+      last4: card.last4,
+      expMonth: input.cardSummary.expMonth,
+      expYear: input.cardSummary.expYear,
+      fingerprint: card.fingerprint,
+      ...(card.issuingCountry ? { issuingCountry: card.issuingCountry } : {}),
+    };
+    ctx.record('card.stored', input.cvvRef ? 'with its CVC' : 'stored credential, no CVC');
+    return { ok: true };
+  }
+  if (!input.intakeRef) return { ok: false, code: 'tokenization_failed', message: 'The payment has neither a sealed card nor a stored one' };
   try {
     const card = await vault.tokenize({ intakeRef: input.intakeRef, merchantId: input.merchantId, paymentId: input.paymentId });
     refs.token = card.token;
@@ -79,6 +98,8 @@ function scoredAtOf(at: string | number | undefined): { scoredAt?: string } {
 /** A payment in review may authorize up to its deadline: its CVV must outlive the intake TTL until then. */
 export async function retainCvvUntil(ctx: PaymentContext, until: number): Promise<void> {
   const { input } = ctx;
+  // A stored credential has no CVV to keep.
+  if (!input.cvvRef) return;
   try {
     // A margin past the deadline, so the review's own timer (not the TTL) decides; the purge follows either way.
     await vault.retainCvv({ cvvRef: input.cvvRef, until: new Date(until + 5 * 60_000).toISOString(), merchantId: input.merchantId, paymentId: input.paymentId });
@@ -102,7 +123,7 @@ export function authorize(ctx: PaymentContext): Promise<AuthorizationOutcome> {
       send: () =>
         vaultAuthorization.authorize({
           token: refs.token!,
-          cvvRef: input.cvvRef,
+          ...(input.cvvRef ? { cvvRef: input.cvvRef } : {}),
           expMonth: state.card.expMonth,
           expYear: state.card.expYear,
           amount: input.amount,
@@ -147,7 +168,13 @@ async function reverseAuthorization(ctx: PaymentContext, lastError: string): Pro
 export async function purgeCvv(ctx: PaymentContext, purged: { done: boolean }): Promise<void> {
   if (purged.done) return;
   const { input } = ctx;
-  await CancellationScope.nonCancellable(() => cvv.purgeCvv({ cvvRef: input.cvvRef, merchantId: input.merchantId, paymentId: input.paymentId }));
+  if (!input.cvvRef) {
+    // A stored credential: no CVV was ever part of this payment.
+    purged.done = true;
+    return;
+  }
+  const { cvvRef } = input;
+  await CancellationScope.nonCancellable(() => cvv.purgeCvv({ cvvRef, merchantId: input.merchantId, paymentId: input.paymentId }));
   purged.done = true;
   ctx.record('cvv.purged');
 }
