@@ -22,6 +22,7 @@ import type { ReconciliationReports } from '../reconciliation/reconciliation-rep
 import type { PaymentService } from './payments/payment-service';
 import type { FraudOpsService } from './fraud/fraud-ops-service';
 import { fraudRoutes } from './routes/fraud';
+import { stripeEdge, stripeRoutes, type StripeServices } from './routes/stripe';
 
 export interface AppDependencies {
   client: Client;
@@ -44,6 +45,8 @@ export interface AppDependencies {
   verifier: TokenVerifier;
   /** This process's metrics, served at GET /metrics. Default: a fresh registry. */
   metrics?: Metrics;
+  /** The Stripe-compatible surface (docs/stripe-compat.md); absent in apps built without it (unit tests). */
+  stripe?: StripeServices;
   /** Requests per merchant per minute. */
   rateLimitPerMinute?: number;
 }
@@ -59,6 +62,8 @@ export function createApp(deps: AppDependencies): Express {
   app.use(metricsRoute(metrics));
   // A form post from a browser: the one body that is not JSON.
   app.use(opsSessionRoutes(deps.verifier));
+  // Stripe's API is form-encoded: parsed (and Stripe's headers set) for its paths only.
+  if (deps.stripe) app.use(stripeEdge());
   app.use(jsonOnly);
   app.use(healthRoutes(deps.client, deps.readinessTimeoutMs));
   // Public: the OpenAPI description generated from the request schemas, and its reference page.
@@ -72,6 +77,7 @@ export function createApp(deps: AppDependencies): Express {
   app.use(balanceRoutes(deps.balance));
   app.use(reconciliationRoutes(deps.reconciliation));
   app.use(fraudRoutes(deps.fraud));
+  if (deps.stripe) app.use(stripeRoutes(deps.stripe));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));
   return app;

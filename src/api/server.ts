@@ -16,6 +16,7 @@ import type { DataKeyIssuer } from '../vault/keys/key-provider';
 import { verifyMasterKey } from '../vault/vault';
 import { Metrics } from '../observability/metrics';
 import { authenticate } from './auth/middleware';
+import { ApiKeys } from './auth/api-keys';
 import { loadAuthConfig } from './auth/auth-config';
 import { createTokenVerifier } from './auth/verify-token';
 import { PaymentService } from './payments/payment-service';
@@ -23,6 +24,7 @@ import { PaymentRecords } from '../records/payment-records';
 import { FraudOpsService } from './fraud/fraud-ops-service';
 import { paymentPolicy } from './payments/policy';
 import { createApp } from './app';
+import { stripeServices } from './stripe/stripe-services';
 import { BalanceService } from './balance/balance-service';
 import { LedgerReader } from '../ledger/merchant-ledger';
 import { ReconciliationReports } from '../reconciliation/reconciliation-reports';
@@ -41,7 +43,8 @@ async function main(): Promise<void> {
   const issuer: DataKeyIssuer = { kind: keys.kind, generateDataKey: (purpose) => keys.generateDataKey(purpose) };
   const audit = new AuditLog(db);
   const intake = new CardIntake(db, issuer, audit, { ttlMs: env.CVV_TTL_MINUTES * 60_000 });
-  const payments = new PaymentService(client, intake, audit, new PaymentRecords(db, env.RECORDS_RETENTION_DAYS * DAY_MS), { policy: paymentPolicy(env), authorizationWaitMs: env.AUTHORIZATION_WAIT_MS });
+  const records = new PaymentRecords(db, env.RECORDS_RETENTION_DAYS * DAY_MS);
+  const payments = new PaymentService(client, intake, audit, records, { policy: paymentPolicy(env), authorizationWaitMs: env.AUTHORIZATION_WAIT_MS });
   const verifier = createTokenVerifier(loadAuthConfig(process.env, env.DATA_DIR));
   const app = createApp({
     client,
@@ -50,6 +53,7 @@ async function main(): Promise<void> {
     codec: new EncryptionCodec(keys),
     codecAllowedOrigins: env.CODEC_CORS_ORIGINS ?? [`http://localhost:${env.TEMPORAL_UI_PORT}`, `http://127.0.0.1:${env.TEMPORAL_UI_PORT}`],
     payments,
+    stripe: stripeServices({ db, client, intake, payments, records, cvvTtlMs: env.CVV_TTL_MINUTES * 60_000, logger }),
     balance: new BalanceService(new LedgerReader(db)),
     reconciliation: new ReconciliationReports(db),
     fraud: new FraudOpsService(client, audit),
@@ -57,6 +61,7 @@ async function main(): Promise<void> {
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     verifier,
     authenticate: authenticate(verifier, {
+      apiKeys: new ApiKeys(db),
       onFailure: async (reason, req) => {
         await audit.append({ actor: 'anonymous', action: 'auth.failure', outcome: 'failure', details: { code: reason.code, path: req.path } });
       },

@@ -1,5 +1,6 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { ApiError } from '../errors';
+import { LOOKS_LIKE_API_KEY } from './api-keys';
 import { KeySourceUnavailableError, TokenError, type Principal, type Scope, type TokenErrorCode, type TokenVerifier } from './verify-token';
 
 /** Why a request was not authenticated: a stable code and a message. Never the token. */
@@ -14,6 +15,8 @@ export interface AuthenticateOptions {
    * are swallowed: the client still gets its 401, so the callback must report them itself.
    */
   onFailure?: (reason: AuthFailure, req: Request) => void | Promise<void>;
+  /** Merchants' API keys (`sk_test_…`, `rk_test_…`, ./api-keys.ts), accepted beside JWTs. */
+  apiKeys?: { verify(key: string): Promise<Principal | undefined> };
 }
 
 const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
@@ -23,7 +26,7 @@ function quoted(text: string): string {
 }
 
 /**
- * Requires `Authorization: Bearer <jwt>` on every request it guards (DESIGN.md §3, invariant 6).
+ * Requires `Authorization: Bearer <jwt>` (or a merchant's API key) on every request it guards (DESIGN.md §3, invariant 6).
  * On success `res.locals.principal` holds the caller; on failure the request goes to the error
  * handler as a 401 `authentication_error` with a stable code (token_expired, ...) and an RFC 6750
  * `WWW-Authenticate` header. If the JWKS cannot be fetched it is a 503 instead: not the client's fault.
@@ -34,6 +37,11 @@ export function authenticate(verifier: TokenVerifier, options: AuthenticateOptio
     if (header === undefined) return { code: 'token_missing', message: 'Authenticate with an Authorization: Bearer <token> header' };
     const match = BEARER.exec(header);
     if (!match) return { code: 'token_missing', message: 'The Authorization header must be "Bearer <token>"' };
+    if (LOOKS_LIKE_API_KEY.test(match[1]!)) {
+      const principal = options.apiKeys ? await options.apiKeys.verify(match[1]!) : undefined;
+      // Never the key in the message: a client may log what it is told.
+      return principal ?? { code: 'api_key_invalid', message: 'Invalid API key provided (unknown, malformed or revoked)' };
+    }
     try {
       return await verifier.verify(match[1]!);
     } catch (err) {

@@ -23,7 +23,9 @@ export type TokenErrorCode =
   | 'token_invalid_signature'
   | 'token_algorithm_not_allowed'
   | 'token_invalid_subject'
-  | 'token_invalid';
+  | 'token_invalid'
+  /** An `sk_…`/`rk_…` API key that is unknown, malformed or revoked (./api-keys.ts). */
+  | 'api_key_invalid';
 
 /** The token was refused: the client's fault (401). The message never contains the token. */
 export class TokenError extends Error {

@@ -3,10 +3,13 @@ import { rateLimit } from 'express-rate-limit';
 import type { Response } from 'express';
 import { ApiError } from '../errors';
 
-/** Bodies are JSON or nothing: anything else is a 415 before a parser runs. */
-export const jsonOnly: RequestHandler = (req, _res, next) => {
+/**
+ * Bodies are JSON or nothing: anything else is a 415 before a parser runs. The Stripe-compatible
+ * paths (marked by stripeEdge, src/api/routes/stripe.ts) take Stripe's form encoding as well.
+ */
+export const jsonOnly: RequestHandler = (req, res, next) => {
   const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
-  if (hasBody && !req.is('application/json')) {
+  if (hasBody && !req.is('application/json') && !(res.locals.stripe && req.is('application/x-www-form-urlencoded'))) {
     next(new ApiError(415, 'invalid_request_error', 'unsupported_media_type', 'Send the request body as application/json', 'Content-Type'));
     return;
   }

@@ -14,7 +14,7 @@ export const CURRENCIES = ['USD', 'EUR', 'GBP', 'JPY', 'CAD', 'AUD', 'CHF', 'SEK
  * `{"__proto__": -1}` would be accepted and the merchant's key silently lost. It is refused here,
  * before the record sees it, naming the key.
  */
-const metadata = z.preprocess(
+export const metadata = z.preprocess(
   (raw, ctx) => {
     if (raw !== null && typeof raw === 'object' && Object.hasOwn(raw, '__proto__')) {
       ctx.issues.push({ code: 'custom', message: 'metadata keys may not be __proto__', path: ['__proto__'], input: raw });

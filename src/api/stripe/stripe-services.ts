@@ -1,0 +1,18 @@
+import type { Client } from '@temporalio/client';
+import type { Logger } from '../../logging/logger';
+import type { PaymentRecords } from '../../records/payment-records';
+import type { Db } from '../../storage/db';
+import type { CardIntake } from '../../vault/card-intake';
+import type { PaymentService } from '../payments/payment-service';
+import type { StripeServices } from '../routes/stripe';
+import { StripeIdempotency } from './idempotency';
+import { PaymentIntents } from './payment-intents';
+import { PaymentMethods } from './payment-methods';
+import { Refunds } from './refunds';
+
+/** The Stripe-compatible surface's services, over the gateway's own (docs/stripe-compat.md). */
+export function stripeServices(deps: { db: Db; client: Client; intake: CardIntake; payments: PaymentService; records: PaymentRecords; cvvTtlMs: number; logger: Logger }): StripeServices {
+  const methods = new PaymentMethods(deps.db, deps.client, deps.intake, deps.cvvTtlMs);
+  const intents = new PaymentIntents(deps.db, deps.payments, methods, deps.records);
+  return { methods, intents, refunds: new Refunds(deps.db, deps.payments, intents), idempotency: new StripeIdempotency(deps.db), logger: deps.logger };
+}
