@@ -3,19 +3,25 @@ import type { AuditLog } from '../audit/audit-log';
 import type { PaymentRecords } from '../records/payment-records';
 import type { PaymentRecordWrite, RecordWriteResult } from '../records/record-write';
 import { createReadinessActivities } from './readiness';
+import { streamOf } from '../webhooks/payment-events';
 
 export interface RecordsActivityDependencies {
   records: PaymentRecords;
   /** The purge is audited (DESIGN.md §3, invariant 7). */
   audit: AuditLog;
   onWrite?: (result: RecordWriteResult) => void;
+  /**
+   * Hands the stream's new events to webhook delivery (src/webhooks/dispatch.ts). Runs after every
+   * write, applied or not: a write retried after its dispatch failed dispatches then.
+   */
+  dispatch?: (stream: string) => Promise<unknown>;
 }
 
 /**
  * The records task queue (src/workers/records.ts): the payment records are written here, at every
  * transition the workflow makes, and nowhere else (never by the API).
  */
-export function createRecordsActivities({ records, audit, onWrite }: RecordsActivityDependencies) {
+export function createRecordsActivities({ records, audit, onWrite, dispatch }: RecordsActivityDependencies) {
   return {
     ...createReadinessActivities(),
 
@@ -26,6 +32,7 @@ export function createRecordsActivities({ records, audit, onWrite }: RecordsActi
       }
       const result = await records.write(write);
       onWrite?.(result);
+      await dispatch?.(streamOf(write.payment));
       return result;
     },
 

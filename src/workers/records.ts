@@ -17,22 +17,28 @@ import { ReconciliationReports } from '../reconciliation/reconciliation-reports'
 import { PaymentRecords } from '../records/payment-records';
 import { ensureRetentionSchedule } from '../records/retention-schedule';
 import { openDb } from '../storage/open-db';
-import { temporalAddress, temporalTls } from '../temporal/connection';
+import { createLazyClient, temporalAddress, temporalTls } from '../temporal/connection';
+import { gatewayDataConverter } from '../temporal/data-converter';
+import { createWebhookActivities } from '../activities/webhooks';
+import { dispatchEvents } from '../webhooks/dispatch';
 import { runWorkerProcess } from './run-worker';
 
 const DAY_MS = 86_400_000;
 
 exitOnFailure(
   'worker:records',
-  runWorkerProcess('records', async ({ env, logger, metrics }) => {
+  runWorkerProcess('records', async ({ env, logger, keys, metrics }) => {
     const db = await openDb({ databaseUrl: env.DATABASE_URL, dataDir: env.DATA_DIR });
     const records = new PaymentRecords(db, env.RECORDS_RETENTION_DAYS * DAY_MS, new MerchantLedger({ feeBps: env.MERCHANT_FEE_BPS }));
     const audit = new AuditLog(db);
     metrics.initRecordWrites();
+    // Hands new events to their webhook delivery workflows (src/webhooks/dispatch.ts), with the encrypting converter.
+    const client = createLazyClient(env, gatewayDataConverter(keys));
     logger.info({ database: db.dialect, retentionDays: env.RECORDS_RETENTION_DAYS, feeBps: env.MERCHANT_FEE_BPS }, 'payment records and merchant ledger ready');
     return {
       activities: {
-        ...createRecordsActivities({ records, audit, onWrite: (result) => metrics.recordRecordWrite(result) }),
+        ...createRecordsActivities({ records, audit, onWrite: (result) => metrics.recordRecordWrite(result), dispatch: (stream) => dispatchEvents(db, client, stream) }),
+        ...createWebhookActivities({ db, allowLoopback: process.env.NODE_ENV !== 'production' }),
         ...createReconciliationActivities({
           acquirer: acquirerFromEnv(env),
           ledger: new LedgerReader(db),
@@ -52,7 +58,10 @@ exitOnFailure(
           await connection.close();
         }
       },
-      close: () => db.close(),
+      close: async () => {
+        await client.connection.close().catch(() => undefined);
+        await db.close();
+      },
     };
   }),
 );

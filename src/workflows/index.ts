@@ -8,3 +8,4 @@ export { fraudReportWorkflow } from './fraud-report';
 export { recordsRetentionWorkflow } from './records-retention';
 export { reconciliationWorkflow } from './reconciliation';
 export { paymentMethodWorkflow } from './payment-method';
+export { webhookDeliveryWorkflow } from './webhook-delivery';

@@ -14,6 +14,8 @@ import { createAcquirerActivities } from '../../src/activities/acquirer';
 import { createFraudActivities } from '../../src/activities/fraud';
 import { createRecordsActivities } from '../../src/activities/records';
 import { createVaultActivities } from '../../src/activities/vault';
+import { createWebhookActivities } from '../../src/activities/webhooks';
+import { dispatchEvents } from '../../src/webhooks/dispatch';
 import { AuditLog } from '../../src/audit/audit-log';
 import { FraudChecker } from '../../src/fraud/fraud-checker';
 import { FraudStore } from '../../src/fraud/fraud-store';
@@ -128,7 +130,15 @@ export async function createLifecycleEnv(): Promise<LifecycleEnv> {
     Worker.create({ connection, dataConverter, taskQueue: TASK_QUEUES.vault, activities: createVaultActivities({ vault, acquirer }) }),
     Worker.create({ connection, dataConverter, taskQueue: TASK_QUEUES.fraud, activities: createFraudActivities({ checker: new FraudChecker(new FraudStore(db)) }) }),
     Worker.create({ connection, dataConverter, taskQueue: TASK_QUEUES.acquirer, activities: createAcquirerActivities({ acquirer }) }),
-    Worker.create({ connection, dataConverter, taskQueue: TASK_QUEUES.records, activities: createRecordsActivities({ records, audit }) }),
+    Worker.create({
+      connection,
+      dataConverter,
+      taskQueue: TASK_QUEUES.records,
+      activities: {
+        ...createRecordsActivities({ records, audit, dispatch: (stream) => dispatchEvents(db, client, stream) }),
+        ...createWebhookActivities({ db, allowLoopback: true }),
+      },
+    }),
   ]);
 
   const running = workers.map((worker) => worker.run());

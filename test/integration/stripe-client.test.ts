@@ -32,13 +32,40 @@ describe('the official stripe client against the gateway', () => {
     return pi;
   };
 
+  // The merchant's webhook receiver: every delivery verified with the client's constructEvent.
+  let receiver: http.Server;
+  let webhookSecret = '';
+  const received: { id: string; type: string; created: number; stream: string }[] = [];
+  const unverified: string[] = [];
+
   beforeAll(async () => {
     gateway = await startGatewayStack();
     port = Number(new URL(gateway.apiUrl).port);
     stripe = client(apiKey('--merchant', M));
+    receiver = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        try {
+          const event = stripe.webhooks.constructEvent(Buffer.concat(chunks), String(req.headers['stripe-signature']), webhookSecret);
+          const object = event.data.object as { id: string; object: string; payment_intent?: string };
+          received.push({ id: event.id, type: event.type, created: event.created, stream: object.object === 'payment_intent' ? object.id : object.payment_intent! });
+          res.writeHead(200).end();
+        } catch (err) {
+          unverified.push((err as Error).message);
+          res.writeHead(400).end();
+        }
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const endpoint = await stripe.webhookEndpoints.create({ url: `http://127.0.0.1:${(receiver.address() as { port: number }).port}/stripe`, enabled_events: ['*'] });
+    webhookSecret = endpoint.secret!;
+    expect(webhookSecret).toMatch(/^whsec_/);
+    expect((await stripe.webhookEndpoints.retrieve(endpoint.id)).secret).toBeUndefined();
   }, 180_000);
   afterAll(async () => {
     await gateway?.stop();
+    receiver?.close();
   });
 
   it('creates a payment method backed by a vault token, and reads it back', async () => {
@@ -216,6 +243,25 @@ describe('the official stripe client against the gateway', () => {
     await expect(other.paymentIntents.retrieve([...intents][0]!)).rejects.toMatchObject({ type: 'StripeInvalidRequestError', code: 'resource_missing', statusCode: 404 });
     // No key ever reaches the API's log.
     expect(fs.readFileSync(gateway.api.logFile, 'utf8')).not.toMatch(/[sr]k_test_[A-Za-z0-9]{8}/);
+  });
+
+  it('every event reaches the webhook receiver once, verified, in order per payment intent; /v1/events lists them', async () => {
+    const listed: Stripe.Event[] = [];
+    for await (const event of stripe.events.list({ limit: 50 })) listed.push(event);
+    expect(listed.length).toBeGreaterThan(40);
+    const until = Date.now() + 30_000;
+    while (received.length < listed.length && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+    expect(unverified).toEqual([]);
+    expect(received.map((e) => e.id).sort()).toEqual(listed.map((e) => e.id).sort());
+    expect(new Set(received.map((e) => e.id)).size).toBe(received.length);
+    for (const id of intents) {
+      const stream = received.filter((e) => e.stream === id);
+      expect({ id, first: stream[0]?.type }).toEqual({ id, first: 'payment_intent.created' });
+      expect(stream.map((e) => e.created)).toEqual(stream.map((e) => e.created).sort((a, b) => a - b));
+    }
+    const types = new Set(received.map((e) => e.type));
+    for (const type of ['payment_intent.succeeded', 'payment_intent.amount_capturable_updated', 'payment_intent.canceled', 'payment_intent.payment_failed', 'refund.created', 'refund.updated', 'charge.refunded']) expect(types).toContain(type);
+    expect(await stripe.events.retrieve(listed[0]!.id)).toMatchObject({ id: listed[0]!.id, type: listed[0]!.type });
   });
 
   it('every payment behind the intents agrees with the acquirer sandbox ledger', async () => {

@@ -10,6 +10,7 @@ import { STRIPE_API_VERSION } from '../stripe/objects';
 import type { PaymentIntents } from '../stripe/payment-intents';
 import type { PaymentMethods } from '../stripe/payment-methods';
 import type { Refunds } from '../stripe/refunds';
+import type { StripeEvents } from '../stripe/events';
 import {
   cancelPaymentIntentParams,
   capturePaymentIntentParams,
@@ -17,6 +18,12 @@ import {
   createPaymentIntentParams,
   createPaymentMethodParams,
   createRefundParams,
+  createWebhookEndpointParams,
+  eventIdParam,
+  listAttemptsParams,
+  listEventsParams,
+  listWebhookEndpointsParams,
+  webhookEndpointIdParam,
   listPaymentIntentsParams,
   listRefundsParams,
   paymentIntentIdParam,
@@ -47,10 +54,17 @@ export const STRIPE_ROUTES: readonly { method: 'get' | 'post' | 'delete'; path: 
   { method: 'post', path: '/v1/refunds', scope: 'refunds:write', summary: "Refund a payment intent's payment, in full or in part" },
   { method: 'get', path: '/v1/refunds', scope: 'payments:read', summary: 'List refunds, newest first' },
   { method: 'get', path: '/v1/refunds/:id', scope: 'payments:read', summary: 'Retrieve a refund' },
+  { method: 'post', path: '/v1/webhook_endpoints', scope: 'payments:write', summary: 'Create a webhook endpoint (its whsec_ secret is shown once)' },
+  { method: 'get', path: '/v1/webhook_endpoints', scope: 'payments:read', summary: 'List webhook endpoints' },
+  { method: 'get', path: '/v1/webhook_endpoints/:id', scope: 'payments:read', summary: 'Retrieve a webhook endpoint' },
+  { method: 'delete', path: '/v1/webhook_endpoints/:id', scope: 'payments:write', summary: 'Delete a webhook endpoint' },
+  { method: 'get', path: '/v1/webhook_endpoints/:id/attempts', scope: 'payments:read', summary: "An endpoint's recent delivery attempts (not a Stripe route)" },
+  { method: 'get', path: '/v1/events', scope: 'payments:read', summary: 'List events of the last 30 days, newest first' },
+  { method: 'get', path: '/v1/events/:id', scope: 'payments:read', summary: 'Retrieve an event' },
 ];
 
 /** The path prefixes of the Stripe-compatible surface: form bodies are accepted under them only. */
-export const STRIPE_PATH_PREFIXES = ['/v1/payment_methods', '/v1/payment_intents', '/v1/refunds'] as const;
+export const STRIPE_PATH_PREFIXES = ['/v1/payment_methods', '/v1/payment_intents', '/v1/refunds', '/v1/webhook_endpoints', '/v1/events'] as const;
 
 export function isStripePath(path: string): boolean {
   return STRIPE_PATH_PREFIXES.some((p) => path === p || path.startsWith(`${p}/`));
@@ -82,12 +96,13 @@ export interface StripeServices {
   methods: PaymentMethods;
   intents: PaymentIntents;
   refunds: Refunds;
+  events: StripeEvents;
   idempotency: StripeIdempotency;
   logger: Logger;
 }
 
 export function stripeRoutes(services: StripeServices): Router {
-  const { methods, intents, refunds, idempotency } = services;
+  const { methods, intents, refunds, events, idempotency } = services;
   const router = Router();
   const scope = Object.fromEntries(STRIPE_ROUTES.map((r) => [`${r.method} ${r.path}`, requireScope(r.scope)]));
   const guard = (method: string, path: string) => scope[`${method} ${path}`]!;
@@ -162,6 +177,33 @@ export function stripeRoutes(services: StripeServices): Router {
   router.get('/v1/refunds/:id', guard('get', '/v1/refunds/:id'), async (req, res) => {
     parseParams(retrieveParams, query(req));
     res.json(await refunds.get(merchant(res), objectId(refundIdParam, req.params.id, 'refund')));
+  });
+
+  post('/v1/webhook_endpoints', (req, res) => {
+    const params = parseParams(createWebhookEndpointParams, body(req));
+    return { params, run: () => events.createEndpoint(merchant(res), params) };
+  });
+  router.get('/v1/webhook_endpoints', guard('get', '/v1/webhook_endpoints'), async (req, res) => {
+    parseParams(listWebhookEndpointsParams, query(req));
+    res.json(await events.listEndpoints(merchant(res)));
+  });
+  router.get('/v1/webhook_endpoints/:id', guard('get', '/v1/webhook_endpoints/:id'), async (req, res) => {
+    parseParams(retrieveParams, query(req));
+    res.json(await events.endpoint(merchant(res), objectId(webhookEndpointIdParam, req.params.id, 'webhook endpoint')));
+  });
+  router.delete('/v1/webhook_endpoints/:id', guard('delete', '/v1/webhook_endpoints/:id'), async (req, res) => {
+    res.json(await events.deleteEndpoint(merchant(res), objectId(webhookEndpointIdParam, req.params.id, 'webhook endpoint')));
+  });
+  router.get('/v1/webhook_endpoints/:id/attempts', guard('get', '/v1/webhook_endpoints/:id/attempts'), async (req, res) => {
+    const { limit } = parseParams(listAttemptsParams, query(req));
+    res.json(await events.attempts(merchant(res), objectId(webhookEndpointIdParam, req.params.id, 'webhook endpoint'), limit));
+  });
+  router.get('/v1/events', guard('get', '/v1/events'), async (req, res) => {
+    res.json(await events.listEvents(merchant(res), parseParams(listEventsParams, query(req))));
+  });
+  router.get('/v1/events/:id', guard('get', '/v1/events/:id'), async (req, res) => {
+    parseParams(retrieveParams, query(req));
+    res.json(await events.event(merchant(res), objectId(eventIdParam, req.params.id, 'event')));
   });
 
   router.use(stripeErrorHandler(services.logger));

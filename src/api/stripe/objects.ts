@@ -1,4 +1,5 @@
-import type { PaymentView } from '../payments/payment-view';
+import { paymentView, type PaymentView } from '../payments/payment-view';
+import type { PaymentState } from '../../workflows/payment/state';
 
 /**
  * Stripe's JSON objects (docs/stripe-compat.md, API version in STRIPE_API_VERSION), built from the
@@ -193,4 +194,52 @@ export function refundObject(
 /** A Stripe list object. */
 export function listObject<T>(url: string, data: T[], hasMore: boolean) {
   return { object: 'list' as const, data, has_more: hasMore, url };
+}
+
+/** Metadata keys the gateway adds to a payment made for an intent; never shown as the merchant's own. */
+export const INTENT_METADATA_KEYS = ['payment_intent', 'payment_method'] as const;
+
+/**
+ * The PaymentIntent a payment shows as, from the payment alone (events are built where only the
+ * payment is at hand: the records worker). A payment made for an intent carries the intent's and
+ * the method's ids in its metadata; one made on /v1/payments is an intent of its own, `pay_…`.
+ */
+export function intentObjectOfPayment(payment: Omit<PaymentState, 'timeline' | 'refunds'>, at: number) {
+  const { payment_intent: intentId, payment_method: methodId, ...metadata } = payment.metadata;
+  const row: PaymentIntentRow = {
+    id: intentId ?? payment.id,
+    merchant_id: payment.merchantId,
+    amount: payment.amount,
+    currency: payment.currency,
+    capture_method: payment.captureMethod,
+    payment_method: methodId ?? null,
+    description: payment.description ?? null,
+    metadata: JSON.stringify(metadata),
+    payment_id: payment.id,
+    attempts: 1,
+    canceled_at: payment.status === 'canceled' ? at : null,
+    cancellation_reason: null,
+    created_at: Date.parse(payment.createdAt),
+  };
+  return paymentIntentObject(row, paymentView({ ...payment, refunds: [], timeline: [] }));
+}
+
+/** The charge of a payment (Stripe's `charge.refunded` carries one). */
+export function chargeObjectOfPayment(payment: Omit<PaymentState, 'timeline' | 'refunds'>) {
+  return {
+    id: chargeIdOf(payment.id),
+    object: 'charge' as const,
+    amount: payment.amount,
+    amount_captured: payment.amountCaptured,
+    amount_refunded: payment.amountRefunded,
+    captured: payment.amountCaptured > 0,
+    created: seconds(Date.parse(payment.createdAt)),
+    currency: payment.currency.toLowerCase(),
+    livemode: false,
+    metadata: Object.fromEntries(Object.entries(payment.metadata).filter(([k]) => !(INTENT_METADATA_KEYS as readonly string[]).includes(k))),
+    paid: payment.amountCaptured > 0,
+    payment_intent: payment.metadata.payment_intent ?? payment.id,
+    refunded: payment.amountCaptured > 0 && payment.amountRefunded >= payment.amountCaptured,
+    status: 'succeeded' as const,
+  };
 }

@@ -17,6 +17,7 @@ import type { PaymentMethods } from './payment-methods';
 import type { CreatePaymentIntentParams, ListPaymentIntentsParams, UpdatePaymentIntentParams } from './schemas';
 import { StripeError, toStripeError } from './stripe-errors';
 import { stripeId } from './stripe-ids';
+import { appendEvents, eventIdOf } from '../../webhooks/payment-events';
 
 /**
  * PaymentIntents (docs/stripe-compat.md): each confirmation of an intent is one gateway payment
@@ -31,6 +32,8 @@ export class PaymentIntents {
     private readonly methods: PaymentMethods,
     /** Lists read the payment records, not each workflow. */
     private readonly records: PaymentRecords,
+    /** Hands an intent's new events to webhook delivery (src/webhooks/dispatch.ts). */
+    private readonly dispatch: (stream: string) => Promise<unknown> = async () => undefined,
   ) {}
 
   async create(merchantId: string, params: CreatePaymentIntentParams): Promise<PaymentIntentObject> {
@@ -50,11 +53,17 @@ export class PaymentIntents {
       cancellation_reason: null,
       created_at: Date.now(),
     };
-    await this.db.execute(
-      `INSERT INTO payment_intents (id, merchant_id, amount, currency, capture_method, payment_method, description, metadata, payment_id, attempts, canceled_at, cancellation_reason, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, 0, NULL, NULL, $9)`,
-      [row.id, merchantId, row.amount, row.currency, row.capture_method, row.payment_method, row.description, row.metadata, row.created_at],
-    );
+    // The intent and its first event, together; the payments of its confirmations emit the rest.
+    await this.db.transaction(async (tx) => {
+      await tx.execute(
+        `INSERT INTO payment_intents (id, merchant_id, amount, currency, capture_method, payment_method, description, metadata, payment_id, attempts, canceled_at, cancellation_reason, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, 0, NULL, NULL, $9)`,
+        [row.id, merchantId, row.amount, row.currency, row.capture_method, row.payment_method, row.description, row.metadata, row.created_at],
+      );
+      await appendEvents(tx, [{ id: eventIdOf(row.id, 'created'), merchantId, stream: row.id, type: 'payment_intent.created', object: paymentIntentObject(row, undefined), at: Number(row.created_at) }]);
+    });
+    // Delivery is the records worker's job too: a failure here is caught up by the next dispatch of this stream.
+    await this.dispatch(row.id).catch(() => undefined);
     if (params.confirm) return this.confirm(merchantId, row.id, {});
     return paymentIntentObject(row, undefined);
   }
@@ -107,7 +116,7 @@ export class PaymentIntents {
         currency: row.currency,
         captureMethod: row.capture_method,
         ...(row.description !== null ? { description: row.description } : {}),
-        metadata: { ...JSON.parse(row.metadata), payment_intent: row.id },
+        metadata: { ...JSON.parse(row.metadata), payment_intent: row.id, payment_method: methodId },
         card: {
           token: method.token,
           bin: method.bin,
@@ -150,8 +159,15 @@ export class PaymentIntents {
     const payment = await this.paymentOf(row);
     const status = intentStatus(row, payment);
     if (status === 'requires_payment_method' || status === 'requires_confirmation') {
-      // No payment holds money: the intent alone is canceled.
-      await this.db.execute('UPDATE payment_intents SET canceled_at = $1, cancellation_reason = $2 WHERE id = $3 AND canceled_at IS NULL', [Date.now(), reason ?? null, id]);
+      // No payment holds money: the intent alone is canceled, and says so in its event.
+      const at = Date.now();
+      await this.db.transaction(async (tx) => {
+        const changed = await tx.execute('UPDATE payment_intents SET canceled_at = $1, cancellation_reason = $2 WHERE id = $3 AND canceled_at IS NULL', [at, reason ?? null, id]);
+        if (changed === 0) return;
+        const [canceled] = await tx.query<PaymentIntentRow>('SELECT * FROM payment_intents WHERE id = $1', [id]);
+        await appendEvents(tx, [{ id: eventIdOf(id, 'canceled'), merchantId, stream: id, type: 'payment_intent.canceled', object: paymentIntentObject(canceled!, payment), at }]);
+      });
+      await this.dispatch(id).catch(() => undefined);
       return this.get(merchantId, id);
     }
     if (status !== 'requires_capture' && status !== 'processing') {

@@ -92,3 +92,19 @@ export const createRefundParams = z.strictObject({
 export type CreateRefundParams = z.output<typeof createRefundParams>;
 
 export const listRefundsParams = z.strictObject({ ...listBase, payment_intent: paymentIntentIdParam.optional() });
+
+export const webhookEndpointIdParam = z.string().regex(/^we_[a-f0-9]{24}$/, 'not a webhook endpoint id');
+export const eventIdParam = z.string().regex(/^evt_[a-f0-9]{24}$/, 'not an event id');
+
+export const createWebhookEndpointParams = z.strictObject({
+  url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048),
+  enabled_events: z.union([z.array(text(100)).min(1).max(20), text(100).transform((s) => [s])]),
+  description: text(500).optional(),
+  /** Accepted and ignored: events are built in the one version docs/stripe-compat.md names. */
+  api_version: text(40).optional(),
+  expand,
+});
+
+export const listWebhookEndpointsParams = z.strictObject({ ...listBase });
+export const listAttemptsParams = z.strictObject({ limit: listBase.limit });
+export const listEventsParams = z.strictObject({ ...listBase, type: text(100).optional() });

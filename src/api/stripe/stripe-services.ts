@@ -9,10 +9,19 @@ import { StripeIdempotency } from './idempotency';
 import { PaymentIntents } from './payment-intents';
 import { PaymentMethods } from './payment-methods';
 import { Refunds } from './refunds';
+import { StripeEvents } from './events';
+import { dispatchEvents } from '../../webhooks/dispatch';
 
 /** The Stripe-compatible surface's services, over the gateway's own (docs/stripe-compat.md). */
 export function stripeServices(deps: { db: Db; client: Client; intake: CardIntake; payments: PaymentService; records: PaymentRecords; cvvTtlMs: number; logger: Logger }): StripeServices {
   const methods = new PaymentMethods(deps.db, deps.client, deps.intake, deps.cvvTtlMs);
-  const intents = new PaymentIntents(deps.db, deps.payments, methods, deps.records);
-  return { methods, intents, refunds: new Refunds(deps.db, deps.payments, intents), idempotency: new StripeIdempotency(deps.db), logger: deps.logger };
+  const intents = new PaymentIntents(deps.db, deps.payments, methods, deps.records, (stream) => dispatchEvents(deps.db, deps.client, stream));
+  return {
+    methods,
+    intents,
+    refunds: new Refunds(deps.db, deps.payments, intents),
+    events: new StripeEvents(deps.db, process.env.NODE_ENV === 'production'),
+    idempotency: new StripeIdempotency(deps.db),
+    logger: deps.logger,
+  };
 }
