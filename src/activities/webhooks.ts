@@ -1,5 +1,5 @@
 import type { Db } from '../storage/db';
-import { STRIPE_API_VERSION } from '../api/stripe/objects';
+import { eventObject } from '../api/stripe/events';
 import { WebhookEndpoints } from '../webhooks/webhook-endpoints';
 import { sendWebhook, signatureHeader } from '../webhooks/webhook-sender';
 
@@ -33,17 +33,8 @@ export function createWebhookActivities(deps: WebhookActivityDependencies) {
       if (!endpoint || endpoint.status !== 'enabled') return { outcome: 'endpoint_disabled' };
       const [event] = await deps.db.query<{ id: string; type: string; object: string; created_at: number | string }>('SELECT id, type, object, created_at FROM stripe_events WHERE id = $1', [input.eventId]);
       if (!event) return { outcome: 'event_gone' };
-      const body = JSON.stringify({
-        id: event.id,
-        object: 'event',
-        api_version: STRIPE_API_VERSION,
-        created: Math.floor(Number(event.created_at) / 1000),
-        data: { object: JSON.parse(event.object) as unknown },
-        livemode: false,
-        pending_webhooks: 1,
-        request: { id: null, idempotency_key: null },
-        type: event.type,
-      });
+      // The event as GET /v1/events/:id shows it; one endpoint is waiting for it.
+      const body = JSON.stringify({ ...eventObject(event), pending_webhooks: 1 });
       const result = await sendWebhook(endpoint.url, body, { 'Stripe-Signature': signatureHeader(endpoint.secret, body, Math.floor(Date.now() / 1000)) }, { allowLoopback: deps.allowLoopback });
       const { disabled } = await endpoints.recordAttempt({
         endpointId: endpoint.id,

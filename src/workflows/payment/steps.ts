@@ -20,44 +20,39 @@ export type StepFailure = { ok: false; code: string; message: string };
 // ---- tokenize ---------------------------------------------------------------------------------
 
 export async function tokenize(ctx: PaymentContext): Promise<{ ok: true } | StepFailure> {
-  const { input, state, refs } = ctx;
+  const { input } = ctx;
   // A stored card (a payment method) was tokenized when it was created: its token is the input.
   // Only payments started with one take this branch; the patch marks them in their history.
   if (input.storedCard && patched(PATCHES.storedCards)) {
-    const card = input.storedCard;
-    refs.token = card.token;
-    refs.bin = card.bin;
-    state.card = {
-      brand: card.brand,
-      last4: card.last4,
-      expMonth: input.cardSummary.expMonth,
-      expYear: input.cardSummary.expYear,
-      fingerprint: card.fingerprint,
-      ...(card.issuingCountry ? { issuingCountry: card.issuingCountry } : {}),
-    };
+    useCard(ctx, input.storedCard);
     ctx.record('card.stored', input.cvvRef ? 'with its CVC' : 'stored credential, no CVC');
     return { ok: true };
   }
   if (!input.intakeRef) return { ok: false, code: 'tokenization_failed', message: 'The payment has neither a sealed card nor a stored one' };
   try {
-    const card = await vault.tokenize({ intakeRef: input.intakeRef, merchantId: input.merchantId, paymentId: input.paymentId });
-    refs.token = card.token;
-    refs.bin = card.bin;
-    state.card = {
-      brand: card.brand,
-      last4: card.last4,
-      // This payment's expiry, not the shared card row's (another merchant may have sent a newer one).
-      expMonth: input.cardSummary.expMonth,
-      expYear: input.cardSummary.expYear,
-      fingerprint: card.fingerprint,
-      ...(card.issuingCountry ? { issuingCountry: card.issuingCountry } : {}),
-    };
+    useCard(ctx, await vault.tokenize({ intakeRef: input.intakeRef, merchantId: input.merchantId, paymentId: input.paymentId }));
     ctx.record('card.tokenized');
     return { ok: true };
   } catch (err) {
     if (isCancellation(err)) throw err;
     return { ok: false, code: 'tokenization_failed', message: messageOf(err) };
   }
+}
+
+/** The vault's card (token and public metadata) becomes the payment's. */
+function useCard(ctx: PaymentContext, card: { token: string; bin: string; brand: string; last4: string; fingerprint: string; issuingCountry?: string }): void {
+  const { input, state, refs } = ctx;
+  refs.token = card.token;
+  refs.bin = card.bin;
+  state.card = {
+    brand: card.brand,
+    last4: card.last4,
+    // This payment's expiry, not the shared card row's (another merchant may have sent a newer one).
+    expMonth: input.cardSummary.expMonth,
+    expYear: input.cardSummary.expYear,
+    fingerprint: card.fingerprint,
+    ...(card.issuingCountry ? { issuingCountry: card.issuingCountry } : {}),
+  };
 }
 
 // ---- fraud check --------------------------------------------------------------------------------
