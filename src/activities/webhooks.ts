@@ -7,6 +7,8 @@ export interface WebhookActivityDependencies {
   db: Db;
   /** Loopback endpoints are accepted outside production (NODE_ENV=production refuses them). */
   allowLoopback: boolean;
+  /** Each attempt's outcome (webhook_deliveries_total). */
+  onAttempt?: (outcome: DeliverWebhookOutcome) => void;
 }
 
 export interface DeliverWebhookInput {
@@ -29,27 +31,33 @@ export function createWebhookActivities(deps: WebhookActivityDependencies) {
   const endpoints = new WebhookEndpoints(deps.db);
   return {
     async deliverWebhook(input: DeliverWebhookInput): Promise<{ outcome: DeliverWebhookOutcome; httpStatus?: number }> {
-      const endpoint = await endpoints.get(input.endpointId);
-      if (!endpoint || endpoint.status !== 'enabled') return { outcome: 'endpoint_disabled' };
-      const [event] = await deps.db.query<{ id: string; type: string; object: string; created_at: number | string }>('SELECT id, type, object, created_at FROM stripe_events WHERE id = $1', [input.eventId]);
-      if (!event) return { outcome: 'event_gone' };
-      // The event as GET /v1/events/:id shows it; one endpoint is waiting for it.
-      const body = JSON.stringify({ ...eventObject(event), pending_webhooks: 1 });
-      const result = await sendWebhook(endpoint.url, body, { 'Stripe-Signature': signatureHeader(endpoint.secret, body, Math.floor(Date.now() / 1000)) }, { allowLoopback: deps.allowLoopback });
-      const { disabled } = await endpoints.recordAttempt({
-        endpointId: endpoint.id,
-        eventId: event.id,
-        attempt: input.attempt,
-        at: input.at ?? Date.now(),
-        ok: result.ok,
-        durationMs: result.durationMs,
-        ...(result.httpStatus !== undefined ? { httpStatus: result.httpStatus } : {}),
-        ...(result.error ? { error: result.error } : {}),
-      });
-      if (result.ok) return { outcome: 'delivered', httpStatus: result.httpStatus! };
-      return { outcome: disabled ? 'endpoint_disabled' : 'failed', ...(result.httpStatus !== undefined ? { httpStatus: result.httpStatus } : {}) };
+      const answer = await attempt(input);
+      deps.onAttempt?.(answer.outcome);
+      return answer;
     },
   };
+
+  async function attempt(input: DeliverWebhookInput): Promise<{ outcome: DeliverWebhookOutcome; httpStatus?: number }> {
+    const endpoint = await endpoints.get(input.endpointId);
+    if (!endpoint || endpoint.status !== 'enabled') return { outcome: 'endpoint_disabled' };
+    const [event] = await deps.db.query<{ id: string; type: string; object: string; created_at: number | string }>('SELECT id, type, object, created_at FROM stripe_events WHERE id = $1', [input.eventId]);
+    if (!event) return { outcome: 'event_gone' };
+    // The event as GET /v1/events/:id shows it; one endpoint is waiting for it.
+    const body = JSON.stringify({ ...eventObject(event), pending_webhooks: 1 });
+    const result = await sendWebhook(endpoint.url, body, { 'Stripe-Signature': signatureHeader(endpoint.secret, body, Math.floor(Date.now() / 1000)) }, { allowLoopback: deps.allowLoopback });
+    const { disabled } = await endpoints.recordAttempt({
+      endpointId: endpoint.id,
+      eventId: event.id,
+      attempt: input.attempt,
+      at: input.at ?? Date.now(),
+      ok: result.ok,
+      durationMs: result.durationMs,
+      ...(result.httpStatus !== undefined ? { httpStatus: result.httpStatus } : {}),
+      ...(result.error ? { error: result.error } : {}),
+    });
+    if (result.ok) return { outcome: 'delivered', httpStatus: result.httpStatus! };
+    return { outcome: disabled ? 'endpoint_disabled' : 'failed', ...(result.httpStatus !== undefined ? { httpStatus: result.httpStatus } : {}) };
+  }
 }
 
 export type WebhookActivities = ReturnType<typeof createWebhookActivities>;

@@ -1,4 +1,6 @@
 import { MISMATCH_KINDS, type MismatchKind } from '../reconciliation/reconcile';
+
+const WEBHOOK_OUTCOMES = ['delivered', 'failed', 'endpoint_disabled', 'event_gone'] as const;
 import type { RecordWriteResult } from '../records/record-write';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { InjectedSinks } from '@temporalio/worker';
@@ -180,6 +182,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly webhookDeliveries = new Counter({
+    name: 'webhook_deliveries_total',
+    help: 'Webhook delivery attempts, by outcome (delivered; failed: the endpoint did not answer 2xx in time, retried on the schedule; endpoint_disabled: disabled after 5 days of failures, or deleted). Alert on a rising failed rate.',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly intakeExpiries = new Counter({
     name: 'card_intake_expiries_total',
     help: 'Sealed cards (intakes) destroyed by the time-to-live sweeper because no payment tokenized them in time.',
@@ -243,6 +252,11 @@ export class Metrics {
   initRecordWrites(): void {
     for (const result of RECORD_WRITE_RESULTS) this.recordWrites.inc({ result }, 0);
     for (const kind of MISMATCH_KINDS) this.reconciliationMismatches.inc({ kind }, 0);
+    for (const outcome of WEBHOOK_OUTCOMES) this.webhookDeliveries.inc({ outcome }, 0);
+  }
+
+  recordWebhookDelivery(outcome: string): void {
+    this.webhookDeliveries.inc({ outcome: oneOf(WEBHOOK_OUTCOMES, outcome) });
   }
 
   recordReconciliationMismatches(found: readonly { kind: MismatchKind }[]): void {

@@ -38,7 +38,7 @@ exitOnFailure(
     return {
       activities: {
         ...createRecordsActivities({ records, audit, onWrite: (result) => metrics.recordRecordWrite(result), dispatch: (stream) => dispatchEvents(db, client, stream) }),
-        ...createWebhookActivities({ db, allowLoopback: process.env.NODE_ENV !== 'production' }),
+        ...createWebhookActivities({ db, allowLoopback: process.env.NODE_ENV !== 'production', onAttempt: (outcome) => metrics.recordWebhookDelivery(outcome) }),
         ...createReconciliationActivities({
           acquirer: acquirerFromEnv(env),
           ledger: new LedgerReader(db),

@@ -262,6 +262,33 @@ describe('the official stripe client against the gateway', () => {
     const types = new Set(received.map((e) => e.type));
     for (const type of ['payment_intent.succeeded', 'payment_intent.amount_capturable_updated', 'payment_intent.canceled', 'payment_intent.payment_failed', 'refund.created', 'refund.updated', 'charge.refunded']) expect(types).toContain(type);
     expect(await stripe.events.retrieve(listed[0]!.id)).toMatchObject({ id: listed[0]!.id, type: listed[0]!.type });
+    // The merchant sees the endpoint's attempts: here, one delivery per event.
+    const [endpoint] = (await stripe.webhookEndpoints.list()).data;
+    const attempts = (await (await fetch(`${gateway.apiUrl}/v1/webhook_endpoints/${endpoint!.id}/attempts?limit=100`, { headers: { Authorization: `Bearer ${apiKey('--merchant', M)}` } })).json()) as { data: { outcome: string; http_status: number }[] };
+    expect(attempts.data.length).toBe(Math.min(100, received.length));
+    expect(new Set(attempts.data.map((a) => `${a.outcome}:${a.http_status}`))).toEqual(new Set(['delivered:200']));
+  });
+
+  it("parses Stripe's form encoding (a[b]=, expand[]=, expand[0]=), names unknown and missing parameters, echoes Stripe-Version", async () => {
+    const key = apiKey('--merchant', M);
+    const post = (p: string, form: string, headers: Record<string, string> = {}) =>
+      fetch(`${gateway.apiUrl}${p}`, { method: 'POST', headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/x-www-form-urlencoded', ...headers }, body: form });
+    const nested = await post('/v1/payment_intents', 'amount=500&currency=eur&metadata[order]=F-1&metadata[note]=two%20words&expand[]=latest_charge&expand[]=payment_method', { 'Stripe-Version': '2024-06-20' });
+    expect(nested.status).toBe(200);
+    expect(nested.headers.get('stripe-version')).toBe('2024-06-20');
+    expect(track((await nested.json()) as { id: string })).toMatchObject({ amount: 500, currency: 'eur', metadata: { order: 'F-1', note: 'two words' }, status: 'requires_payment_method' });
+    const indexed = await post('/v1/payment_intents', 'amount=501&currency=eur&expand[0]=latest_charge');
+    expect(indexed.status).toBe(200);
+    track((await indexed.json()) as { id: string });
+    const unknown = await post('/v1/payment_intents', 'amount=500&currency=eur&colour=red');
+    expect({ status: unknown.status, body: await unknown.json() }).toMatchObject({ status: 400, body: { error: { type: 'invalid_request_error', code: 'parameter_unknown', param: 'colour' } } });
+    const missing = await post('/v1/payment_intents', 'currency=eur');
+    expect({ status: missing.status, body: await missing.json() }).toMatchObject({ status: 400, body: { error: { code: 'parameter_missing', param: 'amount' } } });
+    const badCard = await post('/v1/payment_methods', `type=card&card[number]=${TEST_CARDS.visa.slice(0, 15)}3&card[exp_month]=12&card[exp_year]=2031&card[cvc]=731`);
+    const badBody = await badCard.text();
+    expect(badCard.status).toBe(402);
+    expect(JSON.parse(badBody)).toMatchObject({ error: { type: 'card_error', param: 'card[number]' } });
+    expect(badBody).not.toContain(TEST_CARDS.visa.slice(0, 12));
   });
 
   it('every payment behind the intents agrees with the acquirer sandbox ledger', async () => {
