@@ -3,7 +3,7 @@ import type { AuditLog } from '../audit/audit-log';
 import type { PaymentRecords } from '../records/payment-records';
 import type { PaymentRecordWrite, RecordWriteResult } from '../records/record-write';
 import { createReadinessActivities } from './readiness';
-import { streamOf } from '../webhooks/payment-events';
+import { streamOf } from '../events/payment-events';
 
 export interface RecordsActivityDependencies {
   records: PaymentRecords;
@@ -11,7 +11,7 @@ export interface RecordsActivityDependencies {
   audit: AuditLog;
   onWrite?: (result: RecordWriteResult) => void;
   /**
-   * Hands the stream's new events to webhook delivery (src/webhooks/dispatch.ts). Runs after every
+   * Hands the stream's new events to webhook delivery (src/events/dispatch.ts). Runs after every
    * write, applied or not: a write retried after its dispatch failed dispatches then.
    */
   dispatch?: (stream: string) => Promise<unknown>;

@@ -1,7 +1,7 @@
 import type { Db } from '../storage/db';
 import { eventObject } from '../api/stripe/events';
-import { WebhookEndpoints } from '../webhooks/webhook-endpoints';
-import { sendWebhook, signatureHeader } from '../webhooks/webhook-sender';
+import { WebhookEndpoints } from '../events/webhook-endpoints';
+import { sendWebhook, signatureHeader } from '../events/webhook-sender';
 
 export interface WebhookActivityDependencies {
   db: Db;

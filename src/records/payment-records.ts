@@ -1,5 +1,5 @@
 import { MerchantLedger } from '../ledger/merchant-ledger';
-import { emitPaymentEvents } from '../webhooks/payment-events';
+import { emitPaymentEvents } from '../events/payment-events';
 import type { Db } from '../storage/db';
 import { PAYMENT_STATUSES, type PaymentStatus } from '../workflows/payment/lifecycle';
 import type { PaymentState, Refund, TimelineEvent } from '../workflows/payment/state';
@@ -109,7 +109,7 @@ export class PaymentRecords {
       }
       // The money the write shows, posted with it: both land, or neither.
       await this.ledger.post(tx, p, w.refunds.map((r) => r.refund), now);
-      // And its events (the webhooks' outbox, src/webhooks): they exist exactly when the transition does.
+      // And its events (the webhooks' outbox, src/events): they exist exactly when the transition does.
       await emitPaymentEvents(tx, p, { from: w.eventsFrom, events: w.events }, w.refunds.map((r) => r.refund), now);
       return 'applied';
     });

@@ -20,7 +20,7 @@ import { openDb } from '../storage/open-db';
 import { createLazyClient, temporalAddress, temporalTls } from '../temporal/connection';
 import { gatewayDataConverter } from '../temporal/data-converter';
 import { createWebhookActivities } from '../activities/webhooks';
-import { dispatchEvents } from '../webhooks/dispatch';
+import { dispatchEvents } from '../events/dispatch';
 import { runWorkerProcess } from './run-worker';
 
 const DAY_MS = 86_400_000;
@@ -32,7 +32,7 @@ exitOnFailure(
     const records = new PaymentRecords(db, env.RECORDS_RETENTION_DAYS * DAY_MS, new MerchantLedger({ feeBps: env.MERCHANT_FEE_BPS }));
     const audit = new AuditLog(db);
     metrics.initRecordWrites();
-    // Hands new events to their webhook delivery workflows (src/webhooks/dispatch.ts), with the encrypting converter.
+    // Hands new events to their webhook delivery workflows (src/events/dispatch.ts), with the encrypting converter.
     const client = createLazyClient(env, gatewayDataConverter(keys));
     logger.info({ database: db.dialect, retentionDays: env.RECORDS_RETENTION_DAYS, feeBps: env.MERCHANT_FEE_BPS }, 'payment records and merchant ledger ready');
     return {

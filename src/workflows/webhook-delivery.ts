@@ -10,7 +10,7 @@ export interface WebhookDeliveryInput {
   pending?: string[];
 }
 
-/** A new event of the stream for this endpoint (src/webhooks/dispatch.ts sends it with signalWithStart). */
+/** A new event of the stream for this endpoint (src/events/dispatch.ts sends it with signalWithStart). */
 export const webhookEventSignal = defineSignal<[{ eventId: string }]>('webhookEvent');
 
 /**

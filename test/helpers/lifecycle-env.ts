@@ -15,7 +15,7 @@ import { createFraudActivities } from '../../src/activities/fraud';
 import { createRecordsActivities } from '../../src/activities/records';
 import { createVaultActivities } from '../../src/activities/vault';
 import { createWebhookActivities } from '../../src/activities/webhooks';
-import { dispatchEvents } from '../../src/webhooks/dispatch';
+import { dispatchEvents } from '../../src/events/dispatch';
 import { AuditLog } from '../../src/audit/audit-log';
 import { FraudChecker } from '../../src/fraud/fraud-checker';
 import { FraudStore } from '../../src/fraud/fraud-store';

@@ -5,7 +5,7 @@ import { StripeEvents } from '../../src/api/stripe/events';
 import { StripeError } from '../../src/api/stripe/stripe-errors';
 import { migrate } from '../../src/storage/migrate';
 import { SqliteDb } from '../../src/storage/sqlite-db';
-import { DISABLE_AFTER_MS, WebhookEndpoints } from '../../src/webhooks/webhook-endpoints';
+import { DISABLE_AFTER_MS, WebhookEndpoints } from '../../src/events/webhook-endpoints';
 
 /**
  * Webhook endpoints over a real SQLite database: production refuses URLs that reach the

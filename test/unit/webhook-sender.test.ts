@@ -1,10 +1,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
-import { addressAllowed, sendWebhook, signatureHeader } from '../../src/webhooks/webhook-sender';
+import { addressAllowed, sendWebhook, signatureHeader } from '../../src/events/webhook-sender';
 
 /**
- * The webhook sender (src/webhooks/webhook-sender.ts) over real HTTP: signatures the official
+ * The webhook sender (src/events/webhook-sender.ts) over real HTTP: signatures the official
  * client verifies, the address check after DNS (production refuses loopback even by name), no
  * redirects followed.
  */

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
-import { WebhookEndpoints, type WebhookEndpointRow } from '../../src/webhooks/webhook-endpoints';
+import { WebhookEndpoints, type WebhookEndpointRow } from '../../src/events/webhook-endpoints';
 import { requestCancelSignal, requestRefundSignal } from '../../src/workflows/payment/definitions';
 import { createLifecycleEnv, DAY, type LifecycleEnv } from '../helpers/lifecycle-env';
 import { ask, decided, settledOn } from '../helpers/payment-requests';

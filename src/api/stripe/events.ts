@@ -1,7 +1,7 @@
 import type { Db } from '../../storage/db';
-import { EVENT_TYPES } from '../../webhooks/payment-events';
-import { addressAllowed } from '../../webhooks/webhook-sender';
-import { WebhookEndpoints, type WebhookEndpointRow } from '../../webhooks/webhook-endpoints';
+import { EVENT_TYPES } from '../../events/payment-events';
+import { addressAllowed } from '../../events/webhook-sender';
+import { WebhookEndpoints, type WebhookEndpointRow } from '../../events/webhook-endpoints';
 import { listObject, STRIPE_API_VERSION } from './objects';
 import { StripeError } from './stripe-errors';
 

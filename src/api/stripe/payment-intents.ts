@@ -17,7 +17,7 @@ import type { PaymentMethods } from './payment-methods';
 import type { CreatePaymentIntentParams, ListPaymentIntentsParams, UpdatePaymentIntentParams } from './schemas';
 import { StripeError, toStripeError } from './stripe-errors';
 import { stripeId } from './stripe-ids';
-import { appendEvents, eventIdOf } from '../../webhooks/payment-events';
+import { appendEvents, eventIdOf } from '../../events/payment-events';
 
 /**
  * PaymentIntents (docs/stripe-compat.md): each confirmation of an intent is one gateway payment
@@ -32,7 +32,7 @@ export class PaymentIntents {
     private readonly methods: PaymentMethods,
     /** Lists read the payment records, not each workflow. */
     private readonly records: PaymentRecords,
-    /** Hands an intent's new events to webhook delivery (src/webhooks/dispatch.ts). */
+    /** Hands an intent's new events to webhook delivery (src/events/dispatch.ts). */
     private readonly dispatch: (stream: string) => Promise<unknown> = async () => undefined,
   ) {}
 

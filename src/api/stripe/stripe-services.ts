@@ -10,7 +10,7 @@ import { PaymentIntents } from './payment-intents';
 import { PaymentMethods } from './payment-methods';
 import { Refunds } from './refunds';
 import { StripeEvents } from './events';
-import { dispatchEvents } from '../../webhooks/dispatch';
+import { dispatchEvents } from '../../events/dispatch';
 
 /** The Stripe-compatible surface's services, over the gateway's own (docs/stripe-compat.md). */
 export function stripeServices(deps: { db: Db; client: Client; intake: CardIntake; payments: PaymentService; records: PaymentRecords; cvvTtlMs: number; logger: Logger }): StripeServices {
