@@ -58,10 +58,15 @@ async function main(): Promise<void> {
   // The acquirer sandbox stands in for a card acquirer on this machine (README, "Test cards").
   const children = [
     new ManagedProcess({ name: 'acquirer-sandbox', script: path.join(__dirname, '..', 'acquirer', 'sandbox', 'server.js'), env: childEnv, log }),
-    ...ALL_QUEUES.map((queue) => new ManagedProcess({ name: `worker:${queue}`, script: path.join(__dirname, '..', 'workers', `${queue}.js`), env: childEnv, log })),
+    ...ALL_QUEUES.map(
+      (queue, i) => new ManagedProcess({ name: `worker:${queue}`, script: path.join(__dirname, '..', 'workers', `${queue}.js`), env: { ...childEnv, ...workerMetricsEnv(env.WORKER_METRICS_BASE_PORT, i) }, log }),
+    ),
     new ManagedProcess({ name: 'api', script: path.join(__dirname, '..', 'api', 'server.js'), env: childEnv, log }),
   ];
   for (const child of children) child.start();
+  if (env.WORKER_METRICS_BASE_PORT > 0) {
+    log(`metrics: the API at http://localhost:${env.PORT}/metrics; ${ALL_QUEUES.map((q, i) => `${q} :${env.WORKER_METRICS_BASE_PORT + 2 * i}`).join(', ')} (/metrics, with the Temporal SDK's series)`);
+  }
 
   let shuttingDown = false;
   const shutdown = async (signal: string) => {
@@ -118,3 +123,9 @@ main().catch((err: Error) => {
   process.stderr.write(`[gateway] ${err.message}\n`);
   process.exit(1);
 });
+
+/** The n-th worker's metrics ports (WORKER_METRICS_BASE_PORT): its own endpoint, and the SDK exporter it re-serves. */
+function workerMetricsEnv(base: number, index: number): Record<string, string> {
+  if (base === 0) return {};
+  return { METRICS_PORT: String(base + 2 * index), TEMPORAL_METRICS_PORT: String(base + 2 * index + 1) };
+}

@@ -90,6 +90,11 @@ export const envSchema = z.object({
   METRICS_PORT: port.optional(),
   /** Loopback port of the Temporal SDK's own exporter, re-served on METRICS_PORT. Default METRICS_PORT + 1. */
   TEMPORAL_METRICS_PORT: port.optional(),
+  /**
+   * `npm start` gives each worker a Prometheus endpoint: the n-th queue (payments, vault, fraud,
+   * acquirer, records) serves on this + 2n, its Temporal SDK exporter on the port after. 0: none.
+   */
+  WORKER_METRICS_BASE_PORT: z.coerce.number().int().min(0).max(65_000).default(9464),
   /** The API over HTTPS when both are set (PEM files); plain HTTP otherwise (e.g. behind a TLS-terminating proxy). */
   API_TLS_CERT: optionalPath,
   API_TLS_KEY: optionalPath,

@@ -336,6 +336,8 @@ export interface MetricsSinks extends Sinks {
 export function metricsSinks(metrics: Metrics): InjectedSinks<MetricsSinks> {
   metrics.initPaymentStatuses(OUTCOME_STATUSES);
   for (const step of ACQUIRER_STEPS) metrics.acquirerWaits.inc({ step }, 0);
+  // Exported from the start, so "waits minus resolved" (the dashboards' payments waiting now) is defined.
+  for (const step of ACQUIRER_STEPS) for (const resolution of UNKNOWN_OUTCOME_RESOLUTIONS) metrics.unknownOutcomesResolved.inc({ step, resolution }, 0);
   return {
     metrics: {
       paymentFinished: {

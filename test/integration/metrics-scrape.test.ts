@@ -1,4 +1,8 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
 import { ALL_QUEUES, type TaskQueueName } from '../../src/temporal/task-queues';
+import { ROOT } from '../helpers/processes';
 import { startGatewayStack, type GatewayStack } from '../helpers/gateway-stack';
 import { cardSecrets, TEST_CARDS } from '../helpers/test-cards';
 
@@ -65,6 +69,21 @@ function seriesMatching(pattern: RegExp, min: number): Check {
     const names = new Set(samples.filter((s) => pattern.test(s.name)).map((s) => s.name));
     return names.size >= min ? undefined : `${target}: ${names.size} metric names match ${pattern}, want ≥ ${min}`;
   };
+}
+
+/**
+ * The metric names in a PromQL expression: what is left once label matchers, grouping labels,
+ * ranges, numbers and strings are gone, without the functions (a name before a parenthesis) and
+ * the operators that are words.
+ */
+function metricNames(expr: string): string[] {
+  const stripped = expr
+    .replace(/\{[^}]*\}/g, ' ')
+    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ')
+    .replace(/\[[^\]]*\]/g, ' ')
+    .replace(/"[^"]*"/g, ' ');
+  const words = new Set(['and', 'or', 'unless', 'bool', 'offset']);
+  return [...stripped.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\()?/g)].filter((m) => !m[2] && !words.has(m[1]!)).map((m) => m[1]!);
 }
 
 const cvcFor = (number: string) => (number.startsWith('37') ? '7319' : '731');
@@ -227,6 +246,19 @@ describe('GET /metrics on the API and on every worker (real dev server, workers,
     expect(valueOf(workers.get('acquirer')!.samples, 'acquirer_calls_total', { operation: 'authorize' })).toBeUndefined();
     expect(valueOf(workers.get('vault')!.samples, 'acquirer_calls_total', { operation: 'capture' })).toBeUndefined();
     expect(valueOf(workers.get('fraud')!.samples, 'acquirer_calls_total')).toBeUndefined();
+  });
+
+  it('every metric the Grafana dashboard and the Prometheus alert rules name is exported by the gateway', () => {
+    const dashboard = JSON.parse(fs.readFileSync(path.join(ROOT, 'deploy/monitoring/grafana/dashboards/card-gateway.json'), 'utf8')) as { panels: { title: string; targets: { expr: string }[] }[] };
+    const rules = parse(fs.readFileSync(path.join(ROOT, 'deploy/monitoring/prometheus/alerts.yml'), 'utf8')) as { groups: { rules: { alert: string; expr: string }[] }[] };
+    const expressions = [...dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)), ...rules.groups.flatMap((g) => g.rules.map((r) => r.expr))];
+    expect(dashboard.panels.length).toBeGreaterThanOrEqual(12);
+    const named = new Set(expressions.flatMap(metricNames));
+    // `up` is Prometheus's own, per scrape target.
+    named.delete('up');
+    expect(named.size).toBeGreaterThanOrEqual(15);
+    const exported = new Set([api, ...workers.values()].flatMap((scrape) => scrape.samples.map((sample) => sample.name)));
+    expect([...named].filter((name) => !exported.has(name))).toEqual([]);
   });
 
   it('no scrape holds a payment id, an idempotency key, a card number or a CVC', () => {

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { freePort } from '../helpers/ports';
+import { freePort, freePortRange } from '../helpers/ports';
+import { ALL_QUEUES } from '../../src/temporal/task-queues';
 import { startNodeProcess, type RunningProcess } from '../helpers/processes';
 
 /** The processes `npm start` spawned, by the entry point each runs. */
@@ -43,18 +44,18 @@ async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => bool
 
 describe('npm start: the whole gateway from one command', () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gateway-data-'));
-  let ports: { api: number; temporal: number; ui: number; acquirer: number };
+  let ports: { api: number; temporal: number; ui: number; acquirer: number; metrics: number };
   let gateway: RunningProcess | undefined;
 
   const start = () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(ports.api), TEMPORAL_DEV_PORT: String(ports.temporal), TEMPORAL_UI_PORT: String(ports.ui), ACQUIRER_SANDBOX_PORT: String(ports.acquirer), DATA_DIR: dataDir };
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(ports.api), TEMPORAL_DEV_PORT: String(ports.temporal), TEMPORAL_UI_PORT: String(ports.ui), ACQUIRER_SANDBOX_PORT: String(ports.acquirer), WORKER_METRICS_BASE_PORT: String(ports.metrics), DATA_DIR: dataDir };
     delete env.TEMPORAL_ADDRESS;
     delete env.ACQUIRER_URL;
     return startNodeProcess('npm-start', 'cli/start.js', env);
   };
 
   beforeAll(async () => {
-    ports = { api: await freePort(), temporal: await freePort(), ui: await freePort(), acquirer: await freePort() };
+    ports = { api: await freePort(), temporal: await freePort(), ui: await freePort(), acquirer: await freePort(), metrics: await freePortRange(2 * ALL_QUEUES.length) };
   });
   afterAll(async () => {
     await gateway?.stop('SIGINT');
@@ -74,6 +75,17 @@ describe('npm start: the whole gateway from one command', () => {
       ['acquirer/sandbox/server', 'api/server', 'temporal', 'workers/acquirer', 'workers/fraud', 'workers/payments', 'workers/records', 'workers/vault'].sort(),
     );
     expect(fs.existsSync(path.join(dataDir, 'temporal.db'))).toBe(true);
+  });
+
+  it("exposes every process's metrics by default: the API's, and each worker's with the Temporal SDK's series", async () => {
+    expect((await fetch(`http://127.0.0.1:${ports.api}/metrics`)).status).toBe(200);
+    for (const [i, queue] of ALL_QUEUES.entries()) {
+      const text = await eventually(
+        async () => (await fetch(`http://127.0.0.1:${ports.metrics + 2 * i}/metrics`).catch(() => undefined))?.text(),
+        (body) => body !== undefined && body.includes('temporal_worker_task_slots_available'),
+      );
+      expect({ queue, sdk: text!.includes(`task_queue="${queue}"`), ours: /process_cpu_seconds_total/.test(text!) }).toEqual({ queue, sdk: true, ours: true });
+    }
   });
 
   it('a worker stopped by an operator turns /readyz to 503 naming its queue, and stays stopped', async () => {

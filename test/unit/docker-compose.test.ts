@@ -29,7 +29,7 @@ const packageJson = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 
 describe('docker-compose.yml', () => {
   it('has Temporal on PostgreSQL, its Web UI, one service per task queue, the API and the setup job', () => {
     expect(Object.keys(services).sort()).toEqual(
-      ['postgresql', 'temporal', 'temporal-ui', 'temporal-setup', 'acquirer-sandbox', 'api', ...ALL_QUEUES.map((q) => `worker-${q}`)].sort(),
+      ['postgresql', 'temporal', 'temporal-ui', 'temporal-setup', 'acquirer-sandbox', 'api', 'prometheus', 'grafana', ...ALL_QUEUES.map((q) => `worker-${q}`)].sort(),
     );
     expect(services.temporal!.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgresql' });
     expect(services['temporal-ui']!.environment!.TEMPORAL_ADDRESS).toBe('temporal:7233');
@@ -79,6 +79,22 @@ describe('docker-compose.yml', () => {
       const deps = Array.isArray(service.depends_on) ? service.depends_on : Object.keys(service.depends_on ?? {});
       for (const dep of deps) expect([name, dep, dep in services]).toEqual([name, dep, true]);
     }
+  });
+
+  it('Prometheus scrapes the API and every worker where they serve /metrics; Grafana is provisioned from the repository', () => {
+    const prometheus = parse(fs.readFileSync(path.join(ROOT, 'deploy/monitoring/prometheus/prometheus.yml'), 'utf8')) as {
+      rule_files: string[];
+      scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+    };
+    const targets = Object.fromEntries(prometheus.scrape_configs.map((c) => [c.job_name, c.static_configs.flatMap((t) => t.targets).sort()]));
+    expect(targets['gateway-api']).toEqual([`api:${services.api!.environment!.PORT}`]);
+    expect(targets['gateway-workers']).toEqual(ALL_QUEUES.map((q) => `worker-${q}:${services[`worker-${q}`]!.environment!.METRICS_PORT}`).sort());
+    expect(prometheus.rule_files).toEqual(['/etc/prometheus/alerts.yml']);
+    const mounted = (name: string) =>
+      (services[name]!.volumes ?? []).map((v) => v.split(':')[0]!).filter((v) => v.startsWith('./')).map((v) => path.join(ROOT, v));
+    for (const dir of [...mounted('prometheus'), ...mounted('grafana')]) expect({ dir, exists: fs.existsSync(dir) }).toEqual({ dir, exists: true });
+    expect(fs.existsSync(path.join(ROOT, 'deploy/monitoring/prometheus/alerts.yml'))).toBe(true);
+    expect(fs.readdirSync(path.join(ROOT, 'deploy/monitoring/grafana/dashboards'))).toContain('card-gateway.json');
   });
 
   it('the Dockerfile builds dist/ and runs as an unprivileged user', () => {
