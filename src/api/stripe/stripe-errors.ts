@@ -64,7 +64,9 @@ export function parseParams<S extends z.ZodType>(schema: S, input: unknown): z.o
   const base = issue.path.map(String);
   const path = issue.code === 'unrecognized_keys' ? [...base, issue.keys[0]!] : base;
   const param = path.length ? path[0] + path.slice(1).map((p) => `[${p}]`).join('') : undefined;
-  const missing = issue.code === 'invalid_type' && /received undefined/.test(issue.message);
+  // Missing is told by the input itself: a union's issue (numbers sent as text) does not say "undefined".
+  const valueAt = base.reduce<unknown>((v, k) => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), input ?? {});
+  const missing = issue.code !== 'unrecognized_keys' && base.length > 0 && valueAt === undefined;
   const code = issue.code === 'unrecognized_keys' ? 'parameter_unknown' : missing ? 'parameter_missing' : 'parameter_invalid';
   // Never the value: it may be card data.
   const message = issue.code === 'unrecognized_keys' ? `Received unknown parameter: ${param}` : missing ? `Missing required param: ${param}.` : `Invalid ${param ?? 'request'}: ${issue.message}`;
