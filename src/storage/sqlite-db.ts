@@ -110,6 +110,9 @@ export class SqliteDb implements Db {
     this.checkpointer = undefined;
     if (checkpointer) {
       const exited = new Promise((resolve) => checkpointer.once('exit', resolve));
+      // Unreferenced while it runs (it must not keep a process alive); referenced while we wait for
+      // it, or a process with nothing else to do would exit in the middle of close().
+      checkpointer.ref();
       checkpointer.postMessage('close');
       await exited;
     }
