@@ -306,8 +306,9 @@ def main():
         results[name] = {"folds": per_fold, "mean": mean}
         pooled[name] = (np.concatenate(pool[0]), np.concatenate(pool[1]))
         s = selected[name]
+        chosen_on = "selection" if sel_mean is not None else "(no selection run)"
         print(
-            f"  {name:24} selection AUC {s['auc_roc']:.3f} AP {s['average_precision']:.3f} CP@100 {s['card_precision_at_100']:.3f} | "
+            f"  {name:24} {chosen_on} AUC {s['auc_roc']:.3f} AP {s['average_precision']:.3f} CP@100 {s['card_precision_at_100']:.3f} | "
             f"reported AUC {mean['auc_roc']:.3f} AP {mean['average_precision']:.3f} CP@100 {mean['card_precision_at_100']:.3f}   ({time.time() - t0:.0f} s)",
             flush=True,
         )
