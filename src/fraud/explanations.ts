@@ -83,5 +83,29 @@ function describe(code: FeatureName, f: FeatureVector): string {
       return `${count(v)} fraud reports at this merchant in the last 30 days`;
     case 'merchant_days_since_known_fraud':
       return v > 38 ? 'no payment known as fraud at this merchant in 38 days' : `this merchant's latest payment known as fraud is ${count(v)} days old`;
+    case 'merchant_fraud_run_days':
+      return v > 38 ? 'no run of payments known as fraud at this merchant in 38 days' : `this merchant's run of payments known as fraud began ${count(v)} days ago`;
+    case 'merchant_fraud_run_share':
+      return `${fixed(v * 100)} % of this merchant's payments in its latest run of known frauds were fraud`;
+    case 'merchant_known_genuine_after_fraud':
+      return `${count(v)} payments at this merchant known as genuine since its latest known fraud`;
+    case 'merchant_risk_14d':
+      return `${fixed(v * 100)} % of this merchant's payments of the 14 days before last week are known fraud`;
+    case 'merchant_known_frauds_7d':
+      return `${count(v)} of this merchant's payments of the 7 days before last week are known fraud`;
+    case 'merchant_frauds_reported_1d':
+      return `${count(v)} fraud reports at this merchant in the last day`;
+    case 'card_amount_ratio_median':
+      return v < 0 ? "no earlier payment with this card to compare the amount with" : `amount is ${fixed(v)}× the median of this card's last payments`;
+    case 'card_amount_zscore_baseline':
+      return `amount is ${fixed(v)} standard deviations from this card's usual amount (its 30 days before the last 7)`;
+    case 'card_high_share_14d':
+      return `${fixed(v * 100)} % of this card's payments in the last 14 days were above 3× its usual amount`;
+    case 'card_high_amounts_1d':
+      return `${count(v)} of this card's payments in the last 24 hours were above 3× its usual amount`;
+    case 'merchant_days_since_known_genuine':
+      return v > 38 ? 'no payment known as genuine at this merchant in 38 days' : `this merchant's latest day with a payment known as genuine is ${count(v)} days ago`;
+    case 'card_tx_14d':
+      return `${count(v)} earlier payments with this card in the last 14 days`;
   }
 }

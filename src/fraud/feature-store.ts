@@ -37,6 +37,11 @@ export interface ReportRecord {
 /** Namespaces the feature-state locks away from the fingerprint and migration locks. */
 const ENTITY_LOCK_CLASS = 7_302;
 
+/** The advisory locks of these entities' states, in the deadlock-free order (sorted, once each). */
+export function entityLocks(entities: string[]): { lockClass: number; key: string }[] {
+  return [...new Set(entities)].sort().map((key) => ({ lockClass: ENTITY_LOCK_CLASS, key }));
+}
+
 export const cardEntity = (cardKey: string) => `card:${cardKey}`;
 export const merchantEntity = (merchantId: string) => `merchant:${merchantId}`;
 
@@ -54,9 +59,11 @@ export class FeatureStore {
    */
   async lockEntities(entities: string[]): Promise<void> {
     if (this.db.dialect !== 'postgres') return;
-    for (const entity of [...new Set(entities)].sort()) {
-      await this.db.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [ENTITY_LOCK_CLASS, entity]);
-    }
+    const locks = entityLocks(entities);
+    await this.db.query(
+      `SELECT ${locks.map((_, i) => `pg_advisory_xact_lock($${2 * i + 1}, hashtext($${2 * i + 2}))`).join(', ')}`,
+      locks.flatMap((l) => [l.lockClass, l.key]),
+    );
   }
 
   /** The states of these entities; an entity never seen has an empty state. */
@@ -72,10 +79,15 @@ export class FeatureStore {
   }
 
   async saveState(entity: string, state: EntityState, at: number): Promise<void> {
+    await this.saveStates([[entity, state]], at);
+  }
+
+  /** Writes these states back in one statement (distinct entities). */
+  async saveStates(states: [entity: string, state: EntityState][], at: number): Promise<void> {
     await this.db.execute(
-      `INSERT INTO fraud_feature_states (entity, state, updated_at) VALUES ($1, $2, $3)
+      `INSERT INTO fraud_feature_states (entity, state, updated_at) VALUES ${states.map((_, i) => `($${3 * i + 1}, $${3 * i + 2}, $${3 * i + 3})`).join(', ')}
        ON CONFLICT (entity) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at`,
-      [entity, JSON.stringify(state), at],
+      states.flatMap(([entity, state]) => [entity, JSON.stringify(state), at]),
     );
   }
 

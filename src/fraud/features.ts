@@ -91,6 +91,18 @@ export const FEATURE_NAMES = [
   'merchant_frauds_reported_7d',
   'merchant_frauds_reported_30d',
   'merchant_days_since_known_fraud',
+  'merchant_fraud_run_days',
+  'merchant_fraud_run_share',
+  'merchant_known_genuine_after_fraud',
+  'merchant_risk_14d',
+  'merchant_known_frauds_7d',
+  'merchant_frauds_reported_1d',
+  'card_amount_ratio_median',
+  'card_amount_zscore_baseline',
+  'card_high_share_14d',
+  'card_high_amounts_1d',
+  'card_tx_14d',
+  'merchant_days_since_known_genuine',
 ] as const;
 
 export type FeatureName = (typeof FEATURE_NAMES)[number];
@@ -131,33 +143,38 @@ export function computeFeatures(tx: FeatureTx, card: EntityState, merchant: Enti
   const last = card.recent.length > 0 ? card.recent[card.recent.length - 1]! : undefined;
   f[5] = in1h;
   f[6] = in24h;
-  const c1 = windowStats(card, at, 1, false);
-  const c7 = windowStats(card, at, 7, false);
-  const c30 = windowStats(card, at, 30, false);
-  f[7] = c7.n;
-  f[8] = c30.n;
+  // Windows of 1, 7, 14 and 30 days ending now, in one pass over the buckets.
+  const c = windows(card, at, false, CARD_WINDOWS);
+  f[7] = c.n[1]!;
+  f[8] = c.n[3]!;
   f[9] = last === undefined ? NO_PREVIOUS_S : Math.min(NO_PREVIOUS_S, Math.max(0, (at - last) / 1000));
-  f[10] = mean(c1);
-  f[11] = mean(c7);
-  f[12] = mean(c30);
-  f[13] = ratio(amount, c7);
-  f[14] = ratio(amount, c30);
-  f[15] = zscore(amount, c30);
-  f[16] = windowSum(card, 'fraudRep', at, 30, false);
+  f[10] = mean(c, 0);
+  f[11] = mean(c, 1);
+  f[12] = mean(c, 3);
+  f[13] = ratio(amount, c, 1);
+  f[14] = ratio(amount, c, 3);
+  f[15] = zscore(amount, c, 3);
+  f[16] = c.b[3]!;
   // The card's baseline: its 30 days before the last 7, which a compromise of the last week has not
   // inflated yet; then how many of its recent payments were far above that baseline.
   const baseline = windowStats(card, at - LABEL_DELAY_MS, 30, true);
-  const baselineMean = baseline.n >= 0.5 ? baseline.sum / baseline.n : mean(c30);
+  const baselineMean = baseline.n >= 0.5 ? baseline.sum / baseline.n : mean(c, 3);
   f[17] = baselineMean;
   f[18] = baselineMean > 0 ? amount / baselineMean : -1;
   let high = 0;
   let maxRatio = 0;
-  if (baselineMean > 0) {
-    for (let i = 0; i < card.recent.length; i++) {
-      const t = card.recent[i]!;
-      if (t <= at - 14 * DAY_MS || t > at) continue;
+  let n14 = 0;
+  let high1d = 0;
+  for (let i = 0; i < card.recent.length; i++) {
+    const t = card.recent[i]!;
+    if (t <= at - 14 * DAY_MS || t > at) continue;
+    n14++;
+    if (baselineMean > 0) {
       const r = card.recentAmount[i]! / baselineMean;
-      if (r > 3) high++;
+      if (r > 3) {
+        high++;
+        if (t > at - DAY_MS) high1d++;
+      }
       if (r > maxRatio) maxRatio = r;
     }
   }
@@ -166,20 +183,35 @@ export function computeFeatures(tx: FeatureTx, card: EntityState, merchant: Enti
 
   // Merchant: volume and amounts now; risk from labels known, over windows ending 7 days ago (the
   // labels of the last 7 days are mostly not known yet); reports made recently, whatever their day.
-  const m1 = windowStats(merchant, at, 1, false);
-  const m7 = windowStats(merchant, at, 7, false);
-  const m30 = windowStats(merchant, at, 30, false);
-  f[21] = m1.n;
-  f[22] = m7.n;
-  f[23] = m30.n;
-  f[24] = mean(m30);
-  f[25] = ratio(amount, m30);
-  f[26] = risk(merchant, at - LABEL_DELAY_MS, 1);
-  f[27] = risk(merchant, at - LABEL_DELAY_MS, 7);
-  f[28] = risk(merchant, at - LABEL_DELAY_MS, 30);
-  f[29] = windowSum(merchant, 'fraudRep', at, 7, false);
-  f[30] = windowSum(merchant, 'fraudRep', at, 30, false);
+  const m = windows(merchant, at, false, MERCHANT_WINDOWS);
+  f[21] = m.n[0]!;
+  f[22] = m.n[1]!;
+  f[23] = m.n[2]!;
+  f[24] = mean(m, 2);
+  f[25] = ratio(amount, m, 2);
+  f[29] = m.b[1]!;
+  f[30] = m.b[2]!;
+  f[37] = m.b[0]!;
+  // Windows of 1, 7, 14 and 30 days ending 7 days ago, the end day weighted by its part before then:
+  // payments (n) and those known as fraud (b).
+  const k = windows(merchant, at - LABEL_DELAY_MS, true, RISK_WINDOWS);
+  f[26] = risk(k, 0);
+  f[27] = risk(k, 1);
+  f[28] = risk(k, 3);
+  f[35] = risk(k, 2);
+  f[36] = k.b[1]!;
   f[31] = daysSinceKnownFraud(merchant, at);
+  const run = fraudRun(merchant, at);
+  f[32] = run.days;
+  f[33] = run.share;
+  f[34] = run.genuineAfter;
+
+  f[38] = card.recentAmount.length > 0 ? amount / Math.max(0.01, median(card.recentAmount)) : -1;
+  f[39] = baselineZscore(amount, baseline, baselineMean);
+  f[40] = n14 > 0 ? high / n14 : 0;
+  f[41] = high1d;
+  f[42] = c.n[2]!;
+  f[43] = daysSinceKnownGenuine(merchant, at);
   return f;
 }
 
@@ -265,26 +297,68 @@ function windowStats(state: EntityState, end: number, days: number, partialEnd: 
   return { n, sum, sq };
 }
 
-function windowSum(state: EntityState, key: 'fraudTx' | 'fraudRep' | 'n', end: number, days: number, partialEnd: boolean): number {
+/** Sums over several windows ending at the same time: per window, payments, amounts, squares and `b`. */
+interface Windows {
+  /** The windows' lengths in days, ascending. */
+  days: readonly number[];
+  /** The bucket field summed into `b`: reports (windows ending now) or frauds known (windows ending in the past). */
+  key: 'fraudRep' | 'fraudTx';
+  n: Float64Array;
+  sum: Float64Array;
+  sq: Float64Array;
+  b: Float64Array;
+}
+
+function windowSet(days: readonly number[], key: Windows['key']): Windows {
+  const k = days.length;
+  return { days, key, n: new Float64Array(k), sum: new Float64Array(k), sq: new Float64Array(k), b: new Float64Array(k) };
+}
+
+// Reused by every call (the pipeline is synchronous): no allocation per payment.
+const CARD_WINDOWS = windowSet([1, 7, 14, 30], 'fraudRep');
+const MERCHANT_WINDOWS = windowSet([1, 7, 30], 'fraudRep');
+const RISK_WINDOWS = windowSet([1, 7, 14, 30], 'fraudTx');
+
+/**
+ * Every window of `w` ending at `end` in one pass over the buckets, each summed exactly as
+ * `windowStats` sums it (the same weights, newest bucket first).
+ */
+function windows(state: EntityState, end: number, partialEnd: boolean, w: Windows): Windows {
   const endDay = Math.floor(end / DAY_MS);
   const frac = (end - endDay * DAY_MS) / DAY_MS;
-  const startDay = endDay - days;
-  let total = 0;
+  const k = w.days.length;
+  w.n.fill(0);
+  w.sum.fill(0);
+  w.sq.fill(0);
+  w.b.fill(0);
+  const oldest = endDay - w.days[k - 1]!;
+  const extra = state[w.key];
   for (let i = state.day.length - 1; i >= 0; i--) {
     const d = state.day[i]!;
     if (d > endDay) continue;
-    if (d < startDay) break;
-    const w = d === startDay ? 1 - frac : d === endDay && partialEnd ? frac : 1;
-    total += w * state[key][i]!;
+    if (d < oldest) break;
+    const n = state.n[i]!;
+    const sum = state.sum[i]!;
+    const sq = state.sq[i]!;
+    const b = extra[i]!;
+    for (let j = k - 1; j >= 0; j--) {
+      const startDay = endDay - w.days[j]!;
+      if (d < startDay) break;
+      const weight = d === startDay ? 1 - frac : d === endDay && partialEnd ? frac : 1;
+      w.n[j]! += weight * n;
+      w.sum[j]! += weight * sum;
+      w.sq[j]! += weight * sq;
+      w.b[j]! += weight * b;
+    }
   }
-  return total;
+  return w;
 }
 
-/** Share of the merchant's payments in the window ending at `end` known to be fraud (0 with none). */
-function risk(state: EntityState, end: number, days: number): number {
-  const n = windowSum(state, 'n', end, days, true);
+/** Share of the merchant's payments in window `j` (ending in the past) known to be fraud (0 with none). */
+function risk(w: Windows, j: number): number {
+  const n = w.n[j]!;
   if (n < 0.5) return 0;
-  return windowSum(state, 'fraudTx', end, days, true) / n;
+  return w.b[j]! / n;
 }
 
 /** Days from the merchant's latest payment known to be fraud to `at` (the retention + 1 with none known). */
@@ -295,21 +369,99 @@ function daysSinceKnownFraud(state: EntityState, at: number): number {
   return RETENTION_DAYS + 1;
 }
 
-function mean(s: Stats): number {
-  return s.n >= 0.5 ? s.sum / s.n : 0;
+/**
+ * The merchant's latest run of payments known to be fraud (a compromised terminal: every payment
+ * fraud for weeks): from its latest day with a payment known as fraud back to the first, stopping at a
+ * day whose payments were known and all genuine. `days`: from the run's first day to today (the
+ * retention + 1 with none known); `share`: fraud among the run's payments; `genuineAfter`: payments
+ * after the run's last day whose labels are all known by now (days fully older than 7 days) — the run
+ * has ended if there are some.
+ */
+function fraudRun(state: EntityState, at: number): { days: number; share: number; genuineAfter: number } {
+  const today = Math.floor(at / DAY_MS);
+  let last = state.day.length - 1;
+  while (last >= 0 && !(state.fraudTx[last]! > 0)) last--;
+  if (last < 0) return { days: RETENTION_DAYS + 1, share: 0, genuineAfter: 0 };
+  let first = last;
+  let n = state.n[last]!;
+  let fraud = state.fraudTx[last]!;
+  for (let j = last - 1; j >= 0; j--) {
+    if (state.fraudTx[j]! > 0) {
+      first = j;
+      n += state.n[j]!;
+      fraud += state.fraudTx[j]!;
+    } else if (state.n[j]! > 0) break;
+  }
+  const knownUntil = Math.floor((at - LABEL_DELAY_MS) / DAY_MS); // days before this one are fully known
+  let genuineAfter = 0;
+  for (let j = last + 1; j < state.day.length && state.day[j]! < knownUntil; j++) genuineAfter += state.n[j]!;
+  return { days: Math.max(0, today - state.day[first]!), share: n > 0 ? Math.min(1, fraud / n) : 0, genuineAfter };
 }
 
-/** The amount against the window's average; -1 when there is no history to compare with. */
-function ratio(amount: number, s: Stats): number {
-  if (s.n < 0.5 || s.sum <= 0) return -1;
-  return amount / (s.sum / s.n);
+/**
+ * Days from the merchant's latest day whose labels are all known (older than the label delay) and
+ * that had a genuine payment, to today (the retention + 1 with none). A terminal can only have been
+ * compromised since then without anyone knowing yet: the longer ago, the likelier.
+ */
+function daysSinceKnownGenuine(state: EntityState, at: number): number {
+  const today = Math.floor(at / DAY_MS);
+  const knownUntil = Math.floor((at - LABEL_DELAY_MS) / DAY_MS);
+  for (let i = state.day.length - 1; i >= 0; i--) {
+    const d = state.day[i]!;
+    if (d >= knownUntil) continue;
+    if (state.n[i]! - state.fraudTx[i]! > 0.5) return today - d;
+  }
+  return RETENTION_DAYS + 1;
 }
 
-/** How many standard deviations the amount is above the window's average (0 with under 2 payments). */
-function zscore(amount: number, s: Stats): number {
-  if (s.n < 2) return 0;
-  const m = s.sum / s.n;
-  const variance = Math.max(0, s.sq / s.n - m * m);
+const medianScratch = new Float64Array(RECENT_TX);
+
+/** The median of a short list (at most `RECENT_TX` values; a copy is sorted, in a reused buffer). */
+function median(values: number[]): number {
+  const n = Math.min(values.length, RECENT_TX);
+  const s = medianScratch;
+  // Insertion sort: a few dozen values, cheaper than a general sort's call.
+  for (let i = 0; i < n; i++) {
+    const v = values[values.length - n + i]!;
+    let j = i;
+    while (j > 0 && s[j - 1]! > v) {
+      s[j] = s[j - 1]!;
+      j--;
+    }
+    s[j] = v;
+  }
+  const mid = n >> 1;
+  return n % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** How many standard deviations the amount is from the card's baseline (0 without 2 payments in it). */
+function baselineZscore(amount: number, baseline: Stats, baselineMean: number): number {
+  if (baseline.n < 2) return 0;
+  const m = baseline.sum / baseline.n;
+  const variance = Math.max(0, baseline.sq / baseline.n - m * m);
+  return (amount - baselineMean) / Math.max(Math.sqrt(variance), 1);
+}
+
+/** Window `j`'s average amount (0 without payments). */
+function mean(w: Windows, j: number): number {
+  const n = w.n[j]!;
+  return n >= 0.5 ? w.sum[j]! / n : 0;
+}
+
+/** The amount against window `j`'s average; -1 when there is no history to compare with. */
+function ratio(amount: number, w: Windows, j: number): number {
+  const n = w.n[j]!;
+  const sum = w.sum[j]!;
+  if (n < 0.5 || sum <= 0) return -1;
+  return amount / (sum / n);
+}
+
+/** How many standard deviations the amount is above window `j`'s average (0 with under 2 payments). */
+function zscore(amount: number, w: Windows, j: number): number {
+  const n = w.n[j]!;
+  if (n < 2) return 0;
+  const m = w.sum[j]! / n;
+  const variance = Math.max(0, w.sq[j]! / n - m * m);
   return (amount - m) / Math.max(Math.sqrt(variance), 1);
 }
 

@@ -1,6 +1,6 @@
 import { cardKeyOf } from './card-key';
 import { explain } from './explanations';
-import { cardEntity, merchantEntity, type FraudExplanation, type ReportRecord } from './feature-store';
+import { cardEntity, entityLocks, merchantEntity, type FraudExplanation, type ReportRecord } from './feature-store';
 import { computeFeatures, recordFraudReport, recordPayment } from './features';
 import type { FraudStore } from './fraud-store';
 import type { FraudModel } from './model';
@@ -85,10 +85,10 @@ export class FraudChecker {
     let scored: { score: number; decision: FraudOutcome; version: string } | undefined;
     return this.store
       .withTransaction(async (store) => {
-        await store.lockFingerprint(input.card.fingerprint);
         const cardKey = input.cardToken ? cardKeyOf(input.cardToken) : `fp:${input.card.fingerprint}`;
         const entities = [cardEntity(cardKey), merchantEntity(input.merchantId)];
-        if (this.model) await store.features.lockEntities(entities);
+        // The card's fingerprint lock first, then the feature states' (one round trip on PostgreSQL).
+        await store.lockFingerprintAnd(input.card.fingerprint, this.model ? entityLocks(entities) : []);
         const previous = await store.findCheck(input.paymentId);
         if (previous) {
           const score = await store.features.findScore(input.paymentId);
@@ -96,11 +96,10 @@ export class FraudChecker {
         }
 
         const at = this.now();
-        const context = {
-          blocklisted: await store.isBlocklisted(input.card.fingerprint),
-          recentByFingerprint: await store.countRecentByFingerprint(input.card.fingerprint, at - this.rules.fingerprintWindowMs, input.paymentId),
-          recentByMerchant: await store.countRecentByMerchant(input.merchantId, at - this.rules.merchantWindowMs, input.paymentId),
-        };
+        const context = await store.ruleContext(
+          { fingerprint: input.card.fingerprint, merchantId: input.merchantId, paymentId: input.paymentId },
+          { fingerprint: at - this.rules.fingerprintWindowMs, merchant: at - this.rules.merchantWindowMs },
+        );
         const ruled = evaluateFraudRules(input, context, this.rules);
         let decision: FraudDecision = ruled;
         let explanations: FraudExplanation[] = [];
@@ -118,8 +117,13 @@ export class FraudChecker {
           decision = isSandboxTestCard(input.card, this.rules) ? ruled : combine(ruled, score, this.thresholds, this.model.version);
           recordPayment(card, tx, true);
           recordPayment(merchant, tx, false);
-          await store.features.saveState(entities[0]!, card, at);
-          await store.features.saveState(entities[1]!, merchant, at);
+          await store.features.saveStates(
+            [
+              [entities[0]!, card],
+              [entities[1]!, merchant],
+            ],
+            at,
+          );
           await store.features.recordScore({
             paymentId: input.paymentId,
             cardKey,
@@ -172,11 +176,11 @@ export class FraudChecker {
         return { status: 'already_reported', report: (await store.features.findReport(input.paymentId))! };
       }
       const states = await store.features.loadStates(entities);
-      for (const entity of entities) {
-        const state = states.get(entity)!;
-        recordFraudReport(state, scored.scoredAt, report.reportedAt);
-        await store.features.saveState(entity, state, report.reportedAt);
-      }
+      for (const entity of entities) recordFraudReport(states.get(entity)!, scored.scoredAt, report.reportedAt);
+      await store.features.saveStates(
+        entities.map((entity) => [entity, states.get(entity)!]),
+        report.reportedAt,
+      );
       return { status: 'recorded', report };
     });
   }

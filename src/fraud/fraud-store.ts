@@ -64,6 +64,35 @@ export class FraudStore {
     }
   }
 
+  /**
+   * `lockFingerprint` and then the given advisory locks (keys already in a deadlock-free order: sorted),
+   * in one statement, one round trip: PostgreSQL evaluates a SELECT's list left to right. SQLite
+   * needs nothing.
+   */
+  async lockFingerprintAnd(fingerprint: string, locks: { lockClass: number; key: string }[]): Promise<void> {
+    if (this.db.dialect !== 'postgres') return;
+    const all = [{ lockClass: FINGERPRINT_LOCK_CLASS, key: fingerprint }, ...locks];
+    await this.db.query(
+      `SELECT ${all.map((_, i) => `pg_advisory_xact_lock($${2 * i + 1}, hashtext($${2 * i + 2}))`).join(', ')}`,
+      all.flatMap((l) => [l.lockClass, l.key]),
+    );
+  }
+
+  /** What the rules need to know about a payment, in one query: blocklisted, and the two velocity counts. */
+  async ruleContext(
+    input: { fingerprint: string; merchantId: string; paymentId: string },
+    since: { fingerprint: number; merchant: number },
+  ): Promise<{ blocklisted: boolean; recentByFingerprint: number; recentByMerchant: number }> {
+    const [row] = await this.db.query<{ blocked: number | string; by_fingerprint: number | string; by_merchant: number | string }>(
+      `SELECT
+         (SELECT COUNT(*) FROM fraud_blocklist WHERE fingerprint = $1) AS blocked,
+         (SELECT COUNT(*) FROM fraud_checks WHERE fingerprint = $1 AND created_at > $2 AND payment_id <> $3) AS by_fingerprint,
+         (SELECT COUNT(*) FROM fraud_checks WHERE merchant_id = $4 AND created_at > $5 AND payment_id <> $3) AS by_merchant`,
+      [input.fingerprint, since.fingerprint, input.paymentId, input.merchantId, since.merchant],
+    );
+    return { blocklisted: Number(row?.blocked ?? 0) > 0, recentByFingerprint: Number(row?.by_fingerprint ?? 0), recentByMerchant: Number(row?.by_merchant ?? 0) };
+  }
+
   /** Records a check once per payment; returns false (and changes nothing) if the payment was already recorded. */
   async recordCheck(record: FraudCheckRecord): Promise<boolean> {
     const changed = await this.db.execute(

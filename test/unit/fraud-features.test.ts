@@ -79,6 +79,42 @@ describe('fraud features (src/fraud/features.ts)', () => {
     expect(f(after, 'merchant_days_since_known_fraud')).toBe(9);
   });
 
+  it("follows a compromised terminal's run of known frauds: when it began, its share, and whether it has ended", () => {
+    const merchant = emptyState();
+    // One genuine payment a day from 30 to 21 days ago, then every payment fraud from 20 to 9 days ago
+    // (labels known), then genuine payments 8 days ago and since (the run is over).
+    for (let d = 30; d >= 1; d--) recordPayment(merchant, { at: T0 - d * DAY_MS, amountMinor: 1000 }, false);
+    for (let d = 20; d >= 9; d--) recordFraudReport(merchant, T0 - d * DAY_MS, T0 - d * DAY_MS + 7 * DAY_MS);
+    const during = computeFeatures({ at: T0 - 2 * DAY_MS + 1000, amountMinor: 1000 }, emptyState(), merchant);
+    const v = computeFeatures({ at: T0, amountMinor: 1000 }, emptyState(), merchant);
+    expect(f(v, 'merchant_fraud_run_days')).toBe(20);
+    expect(f(v, 'merchant_fraud_run_share')).toBe(1);
+    expect(f(v, 'merchant_days_since_known_fraud')).toBe(9);
+    // 8 days ago is fully known (genuine); 7 days ago is not known yet.
+    expect(f(v, 'merchant_known_genuine_after_fraud')).toBe(1);
+    expect(f(v, 'merchant_days_since_known_genuine')).toBe(8);
+    expect(f(during, 'merchant_known_genuine_after_fraud')).toBe(0);
+    expect(f(during, 'merchant_days_since_known_genuine')).toBe(19); // 21 days before T0: the last genuine day before the run
+    const none = computeFeatures({ at: T0, amountMinor: 1000 }, emptyState(), emptyState());
+    expect(f(none, 'merchant_fraud_run_days')).toBe(RETENTION_DAYS + 1);
+    expect(f(none, 'merchant_days_since_known_genuine')).toBe(RETENTION_DAYS + 1);
+  });
+
+  it("compares the amount with the median of the card's last payments and counts its high-ratio payments", () => {
+    const card = emptyState();
+    for (let d = 30; d >= 8; d--) recordPayment(card, { at: T0 - d * DAY_MS, amountMinor: 2000 }, true);
+    for (const h of [30, 20]) recordPayment(card, { at: T0 - h * 3_600_000, amountMinor: 10_000 }, true);
+    recordPayment(card, { at: T0 - 3_600_000, amountMinor: 10_000 }, true);
+    const v = computeFeatures({ at: T0, amountMinor: 10_000 }, card, emptyState());
+    expect(f(v, 'card_amount_ratio_median')).toBe(5);
+    expect(f(v, 'card_high_amounts_1d')).toBe(2);
+    // The day buckets: 6 whole days (8..13 days ago), half of the day 14 days ago (the window starts at its noon), and 3.
+    expect(f(v, 'card_tx_14d')).toBe(9.5);
+    // Exact times: 9 payments in the last 14 days (6 daily, 3 high), 3 of them above 3x the baseline.
+    expect(f(v, 'card_high_share_14d')).toBeCloseTo(3 / 9, 12);
+    expect(f(v, 'card_amount_zscore_baseline')).toBe(80); // (100 - 20) / max(std 0, 1)
+  });
+
   it('keeps bounded memory: at most the retention in day buckets and the last payments of a card', () => {
     const card = emptyState();
     for (let i = 0; i < 5000; i++) recordPayment(card, { at: T0 + i * 3 * 3_600_000, amountMinor: 500 }, true);
