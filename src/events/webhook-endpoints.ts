@@ -67,13 +67,9 @@ export class WebhookEndpoints {
     await this.db.execute('UPDATE webhook_endpoints SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL', [Date.now(), id]);
   }
 
-  /** The endpoints of a merchant an event of `type` goes to. */
-  async subscribed(merchantId: string, type: string): Promise<WebhookEndpointRow[]> {
-    const rows = await this.db.query<WebhookEndpointRow>("SELECT * FROM webhook_endpoints WHERE merchant_id = $1 AND status = 'enabled' AND deleted_at IS NULL", [merchantId]);
-    return rows.filter((r) => {
-      const events = JSON.parse(r.enabled_events) as string[];
-      return events.includes('*') || events.includes(type);
-    });
+  /** The merchant's enabled endpoints: `listens` says which of them an event goes to. */
+  async enabled(merchantId: string): Promise<WebhookEndpointRow[]> {
+    return this.db.query<WebhookEndpointRow>("SELECT * FROM webhook_endpoints WHERE merchant_id = $1 AND status = 'enabled' AND deleted_at IS NULL", [merchantId]);
   }
 
   /**
@@ -105,4 +101,10 @@ export class WebhookEndpoints {
   async attempts(endpointId: string, limit: number): Promise<WebhookAttemptRow[]> {
     return this.db.query<WebhookAttemptRow>(`SELECT * FROM webhook_attempts WHERE endpoint_id = $1 ORDER BY at DESC, attempt DESC LIMIT ${Math.max(1, Math.min(100, limit))}`, [endpointId]);
   }
+}
+
+/** Whether an endpoint is subscribed to events of `type` (`*`: all of them). */
+export function listens(endpoint: WebhookEndpointRow, type: string): boolean {
+  const events = JSON.parse(endpoint.enabled_events) as string[];
+  return events.includes('*') || events.includes(type);
 }

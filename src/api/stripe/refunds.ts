@@ -50,7 +50,7 @@ export class Refunds {
       'INSERT INTO stripe_refunds (id, merchant_id, payment_intent, reason, metadata, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING',
       [created.refund.id, merchantId, intent.id, extras.reason, JSON.stringify(extras.metadata), Date.now()],
     );
-    return refundObject({ ...created.refund, failure_reason: created.refund.failure_reason }, this.intentRef(intent), extras);
+    return refundObject(created.refund, this.intentRef(intent), extras);
   }
 
   async get(merchantId: string, id: string) {
