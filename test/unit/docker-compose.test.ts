@@ -15,6 +15,8 @@ interface Service {
   volumes?: string[];
   image?: string;
   command?: string[];
+  entrypoint?: string[];
+  restart?: string;
   environment?: Record<string, string>;
   ports?: string[];
   depends_on?: Record<string, unknown> | string[];
@@ -29,7 +31,7 @@ const packageJson = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 
 describe('docker-compose.yml', () => {
   it('has Temporal on PostgreSQL, its Web UI, one service per task queue, the API and the setup job', () => {
     expect(Object.keys(services).sort()).toEqual(
-      ['postgresql', 'temporal', 'temporal-ui', 'temporal-setup', 'acquirer-sandbox', 'api', 'prometheus', 'grafana', ...ALL_QUEUES.map((q) => `worker-${q}`)].sort(),
+      ['postgresql', 'temporal', 'temporal-certs', 'temporal-ui', 'temporal-setup', 'acquirer-sandbox', 'api', 'prometheus', 'grafana', ...ALL_QUEUES.map((q) => `worker-${q}`)].sort(),
     );
     expect(services.temporal!.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgresql' });
     expect(services['temporal-ui']!.environment!.TEMPORAL_ADDRESS).toBe('temporal:7233');
@@ -95,6 +97,55 @@ describe('docker-compose.yml', () => {
     for (const dir of [...mounted('prometheus'), ...mounted('grafana')]) expect({ dir, exists: fs.existsSync(dir) }).toEqual({ dir, exists: true });
     expect(fs.existsSync(path.join(ROOT, 'deploy/monitoring/prometheus/alerts.yml'))).toBe(true);
     expect(fs.readdirSync(path.join(ROOT, 'deploy/monitoring/grafana/dashboards'))).toContain('card-gateway.json');
+  });
+
+  it('publishes no Temporal port on the host: neither the frontend (7233, 7243) nor the bare Web UI (8080)', () => {
+    const published = Object.entries(services).flatMap(([name, s]) => (s.ports ?? []).map((p) => ({ name, port: String(p) })));
+    // "host:container" or "container": the container side is what the service listens on.
+    const containerPort = (port: string) => Number(port.split(':').pop()!.split('/')[0]);
+    for (const { name, port } of published) {
+      expect({ name, port, temporal: [7233, 7243].includes(containerPort(port)) }).toEqual({ name, port, temporal: false });
+    }
+    expect(services.temporal!.ports ?? []).toEqual([]);
+    expect(services['temporal-ui']!.ports ?? []).toEqual([]);
+  });
+
+  it('a one-shot job makes the certificates, and Temporal requires a client certificate from that CA', () => {
+    const certs = services['temporal-certs']!;
+    expect(certs.restart).toBe('no');
+    expect(certs.volumes).toContain('temporal-certs:/certs');
+    const script = certs.entrypoint!.find((a) => a.endsWith('make-certs.sh'))!;
+    const mount = certs.volumes!.find((v) => v.endsWith(`:${path.dirname(script)}:ro`))!;
+    expect(fs.existsSync(path.join(ROOT, mount.split(':')[0]!, path.basename(script)))).toBe(true);
+    expect(services.temporal!.depends_on).toMatchObject({ 'temporal-certs': { condition: 'service_completed_successfully' } });
+    expect(services.temporal!.environment).toMatchObject({
+      TEMPORAL_TLS_REQUIRE_CLIENT_AUTH: 'true',
+      TEMPORAL_TLS_FRONTEND_CERT: '/certs/server.pem',
+      TEMPORAL_TLS_FRONTEND_KEY: '/certs/server.key',
+      TEMPORAL_TLS_CLIENT1_CA_CERT: '/certs/ca.pem',
+    });
+    expect(services.temporal!.volumes).toContain('temporal-certs:/certs:ro');
+  });
+
+  const reachesTemporal = Object.entries(services).filter(([, s]) => s.environment?.TEMPORAL_ADDRESS !== undefined);
+  it('every service that reaches Temporal does it over mTLS with the certificate volume', () => {
+    expect(reachesTemporal.map(([name]) => name).sort()).toEqual(
+      ['temporal-ui', 'temporal-setup', 'api', ...ALL_QUEUES.map((q) => `worker-${q}`)].sort(),
+    );
+    for (const [name, service] of reachesTemporal) {
+      expect([name, service.environment]).toEqual([
+        name,
+        expect.objectContaining({
+          TEMPORAL_TLS_CA: '/certs/ca.pem',
+          TEMPORAL_TLS_CERT: '/certs/client.pem',
+          TEMPORAL_TLS_KEY: '/certs/client.key',
+          TEMPORAL_TLS_SERVER_NAME: 'temporal',
+        }),
+      ]);
+      expect([name, service.volumes]).toEqual([name, expect.arrayContaining(['temporal-certs:/certs:ro'])]);
+      // The gateway's own validation accepts the pair (both or neither, src/config/env.ts).
+      if (service.build !== undefined) expect(envSchema.safeParse(service.environment).success).toBe(true);
+    }
   });
 
   it('the Dockerfile builds dist/ and runs as an unprivileged user', () => {
