@@ -5,7 +5,7 @@
  */
 import { Connection } from '@temporalio/client';
 import { loadEnv } from '../config/env';
-import { temporalAddress, temporalTls } from '../temporal/connection';
+import { temporalAddress, temporalCredentials } from '../temporal/connection';
 import { ensureSearchAttributes } from '../temporal/search-attributes';
 
 async function main(): Promise<void> {
@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   // In compose the cluster may still be creating its schema; wait for it rather than fail.
   for (;;) {
     try {
-      const connection = await Connection.connect({ address, tls: temporalTls(env) });
+      const connection = await Connection.connect({ address, ...temporalCredentials(env) });
       try {
         const added = await ensureSearchAttributes(connection, env.TEMPORAL_NAMESPACE);
         console.log(added.length ? `registered search attributes: ${added.join(', ')}` : 'search attributes already registered');

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { loadEnv } from '../config/env';
 import { resolveTemporalBinary } from '../temporal/binaries/resolve';
-import { temporalAddress, temporalTls } from '../temporal/connection';
+import { temporalAddress, temporalCredentials } from '../temporal/connection';
 import { startDevServer, type DevServer } from '../temporal/dev-server';
 import { ensureSearchAttributes } from '../temporal/search-attributes';
 import { ALL_QUEUES } from '../temporal/task-queues';
@@ -90,7 +90,7 @@ async function main(): Promise<void> {
 }
 
 async function registerSearchAttributes(env: ReturnType<typeof loadEnv>): Promise<void> {
-  const connection = await Connection.connect({ address: temporalAddress(env), tls: temporalTls(env) });
+  const connection = await Connection.connect({ address: temporalAddress(env), ...temporalCredentials(env) });
   try {
     const added = await ensureSearchAttributes(connection, env.TEMPORAL_NAMESPACE);
     if (added.length) log(`registered search attributes: ${added.join(', ')}`);

@@ -36,6 +36,8 @@ export const envSchema = z.object({
   TEMPORAL_TLS_KEY: optionalPath,
   TEMPORAL_TLS_CA: optionalPath,
   TEMPORAL_TLS_SERVER_NAME: z.string().trim().min(1).optional(),
+  /** A Temporal Cloud API key (sent as a bearer token, over TLS), instead of a client certificate. */
+  TEMPORAL_API_KEY: z.string().trim().min(1).optional(),
   /** Ports of the embedded dev server (ignored when TEMPORAL_ADDRESS is set). */
   TEMPORAL_DEV_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),

@@ -15,7 +15,8 @@ export function temporalAddress(env: Env): string {
  */
 export function temporalTls(env: Env): ConnectionOptions['tls'] {
   const mtls = env.TEMPORAL_TLS_CERT !== undefined && env.TEMPORAL_TLS_KEY !== undefined;
-  if (!env.TEMPORAL_TLS && !mtls && env.TEMPORAL_TLS_CA === undefined) return undefined;
+  // An API key travels as a bearer token: never without TLS.
+  if (!env.TEMPORAL_TLS && !mtls && env.TEMPORAL_TLS_CA === undefined && env.TEMPORAL_API_KEY === undefined) return undefined;
   return {
     serverNameOverride: env.TEMPORAL_TLS_SERVER_NAME,
     serverRootCACertificate: env.TEMPORAL_TLS_CA ? fs.readFileSync(env.TEMPORAL_TLS_CA) : undefined,
@@ -25,11 +26,16 @@ export function temporalTls(env: Env): ConnectionOptions['tls'] {
   };
 }
 
+/** How every process authenticates to Temporal: TLS (with a client certificate for mTLS) and, for Temporal Cloud, an API key. */
+export function temporalCredentials(env: Env): { tls: ConnectionOptions['tls']; apiKey?: string } {
+  return { tls: temporalTls(env), ...(env.TEMPORAL_API_KEY !== undefined ? { apiKey: env.TEMPORAL_API_KEY } : {}) };
+}
+
 /**
  * A client that connects on first use, so the API can start (and answer /healthz and a 503 on
  * /readyz naming Temporal) while Temporal is still coming up or is down.
  */
 export function createLazyClient(env: Env, dataConverter?: DataConverter): Client {
-  const connection = Connection.lazy({ address: temporalAddress(env), tls: temporalTls(env) });
+  const connection = Connection.lazy({ address: temporalAddress(env), ...temporalCredentials(env) });
   return new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, dataConverter });
 }

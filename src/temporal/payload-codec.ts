@@ -2,12 +2,34 @@ import type { Payload, PayloadCodec } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { open, seal } from '../vault/crypto/aes-gcm';
 import type { KeyProvider } from '../vault/keys/key-provider';
+import { UNENCRYPTED_PAYLOAD_MARKER } from '../workflows/unencrypted-payload';
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
 const AAD = 'temporal-payload';
 
 const utf8 = (value: string) => new TextEncoder().encode(value);
 const text = (bytes: Uint8Array | null | undefined) => (bytes ? new TextDecoder().decode(bytes) : undefined);
+
+/**
+ * Payloads a worker takes as they are: `binary/null` is how the SDK writes "no value" (a void
+ * result, an absent argument) and carries nothing to act on. Everything else unencrypted is
+ * replaced by the refusal marker (src/workflows/unencrypted-payload.ts).
+ */
+const NO_VALUE_ENCODING = 'binary/null';
+const MARKER_PAYLOAD: Payload = {
+  metadata: { encoding: utf8('json/plain') },
+  data: utf8(JSON.stringify(UNENCRYPTED_PAYLOAD_MARKER)),
+};
+
+export interface EncryptionCodecOptions {
+  /**
+   * Workers: an unencrypted payload is decoded to the refusal marker, never passed through, so a
+   * request crafted without the payload key (straight to Temporal's frontend) is refused by the
+   * workflow instead of acted on. Clients (the API, the Web UI's codec endpoint) keep decoding
+   * whatever Temporal holds, so they can still show what the server itself wrote.
+   */
+  refuseUnencrypted?: boolean;
+}
 
 /**
  * Encrypts every Temporal payload of the project (workflow inputs and results, activity inputs
@@ -20,7 +42,10 @@ const text = (bytes: Uint8Array | null | undefined) => (bytes ? new TextDecoder(
  * invariant 1): payloads carry only opaque references.
  */
 export class EncryptionCodec implements PayloadCodec {
-  constructor(private readonly keys: KeyProvider) {}
+  constructor(
+    private readonly keys: KeyProvider,
+    private readonly options: EncryptionCodecOptions = {},
+  ) {}
 
   async encode(payloads: Payload[]): Promise<Payload[]> {
     return Promise.all(
@@ -43,7 +68,10 @@ export class EncryptionCodec implements PayloadCodec {
   async decode(payloads: Payload[]): Promise<Payload[]> {
     return Promise.all(
       payloads.map(async (payload) => {
-        if (text(payload.metadata?.encoding) !== ENCRYPTED_ENCODING) return payload;
+        const encoding = text(payload.metadata?.encoding);
+        if (encoding !== ENCRYPTED_ENCODING) {
+          return this.options.refuseUnencrypted && encoding !== NO_VALUE_ENCODING ? MARKER_PAYLOAD : payload;
+        }
         const metadata = payload.metadata!;
         const keyId = text(metadata['encryption-key-id']);
         const keyVersion = Number(text(metadata['encryption-key-version']));

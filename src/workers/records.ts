@@ -17,7 +17,7 @@ import { ReconciliationReports } from '../reconciliation/reconciliation-reports'
 import { PaymentRecords } from '../records/payment-records';
 import { ensureRetentionSchedule } from '../records/retention-schedule';
 import { openDb } from '../storage/open-db';
-import { createLazyClient, temporalAddress, temporalTls } from '../temporal/connection';
+import { createLazyClient, temporalAddress, temporalCredentials } from '../temporal/connection';
 import { gatewayDataConverter } from '../temporal/data-converter';
 import { createWebhookActivities } from '../activities/webhooks';
 import { dispatchEvents } from '../events/dispatch';
@@ -48,7 +48,7 @@ exitOnFailure(
         }),
       },
       async onPolling() {
-        const connection = await Connection.connect({ address: temporalAddress(env), tls: temporalTls(env) });
+        const connection = await Connection.connect({ address: temporalAddress(env), ...temporalCredentials(env) });
         try {
           const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
           const schedule = await ensureRetentionSchedule(client);

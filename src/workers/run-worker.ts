@@ -6,7 +6,7 @@ import { instrumentActivities } from '../observability/instrument-activities';
 import { Metrics } from '../observability/metrics';
 import { sdkPrometheusExporter, startMetricsServer } from '../observability/metrics-server';
 import { onShutdown } from '../process/lifecycle';
-import { temporalAddress, temporalTls } from '../temporal/connection';
+import { temporalAddress, temporalCredentials } from '../temporal/connection';
 import { gatewayDataConverter } from '../temporal/data-converter';
 import { TASK_QUEUES, type TaskQueueName } from '../temporal/task-queues';
 import type { CachingKeyProvider } from '../vault/keys/data-key-cache';
@@ -75,7 +75,8 @@ export async function runWorkerProcess(
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: TASK_QUEUES[queue],
     identity: `${queue}@${os.hostname()}:${process.pid}`,
-    dataConverter: gatewayDataConverter(keys),
+    // Workers refuse what reaches them unencrypted (DESIGN.md §3a: Temporal is not a side door).
+    dataConverter: gatewayDataConverter(keys, { refuseUnencrypted: true }),
     ...options,
     ...(activities === undefined ? {} : { activities: instrumentActivities(activities, metrics) }),
   });
@@ -105,7 +106,7 @@ async function connectWithRetry(address: string, env: Env, logger: Logger): Prom
   const deadline = Date.now() + 60_000;
   for (let delay = 250; ; delay = Math.min(delay * 2, 4_000)) {
     try {
-      return await NativeConnection.connect({ address, tls: temporalTls(env) });
+      return await NativeConnection.connect({ address, ...temporalCredentials(env) });
     } catch (err) {
       if (Date.now() + delay > deadline) {
         throw new Error(`Temporal is not reachable at ${address}: ${(err as Error).message}`);

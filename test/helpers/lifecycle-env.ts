@@ -87,9 +87,11 @@ let counter = 0;
 export async function createLifecycleEnv(): Promise<LifecycleEnv> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lifecycle-'));
   const keys = new CachingKeyProvider(LocalKeyProvider.open(path.join(dir, 'keys', 'master-key.json')));
-  const dataConverter = gatewayDataConverter(keys);
+  const clientConverter = gatewayDataConverter(keys);
+  // The workers run as src/workers/run-worker.ts runs them: refusing what arrives unencrypted.
+  const dataConverter = gatewayDataConverter(keys, { refuseUnencrypted: true });
   // The environment's own client: it lets the server skip time while a test waits on a result.
-  const env = await createTimeSkippingEnv(undefined, { dataConverter });
+  const env = await createTimeSkippingEnv(undefined, { dataConverter: clientConverter });
   const client = env.client;
   // With RECORD_HISTORIES set, the teardown records every payment's history for the replay tests (docs/replay.md).
   const recorder = HistoryRecorder.fromEnv(client, new EncryptionCodec(keys));

@@ -9,4 +9,6 @@ export const PATCHES = {
   paymentRecords: 'payment-records-v1',
   /** Payments from a stored payment method (docs/stripe-compat.md): the vault's token is the input, no tokenization. */
   storedCards: 'stored-cards-v1',
+  /** Requests that reach the workflow unencrypted (src/workflows/unencrypted-payload.ts) are refused where they land. */
+  refuseUnencrypted: 'refuse-unencrypted-v1',
 } as const;

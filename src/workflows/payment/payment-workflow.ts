@@ -22,6 +22,7 @@ import {
 } from './definitions';
 import { cancelRefusal, captureRefusal, isFinal, refundRefusal, reviewRefusal, type LifecycleProgress, type Refusal } from './lifecycle';
 import { PATCHES } from './patches';
+import { UNENCRYPTED_PAYLOAD_CODE, UNENCRYPTED_PAYLOAD_MESSAGE, isUnencryptedPayload } from '../unencrypted-payload';
 import { keepRecord } from './record-keeper';
 import { nextSettlementCutoff } from './settlement-cutoff';
 import * as step from './steps';
@@ -47,7 +48,23 @@ import type { PaymentInput, PaymentState } from './state';
 /** How many request answers a payment keeps for the API to read back (see `answers`). */
 const MAX_ANSWERS = 200;
 
+/**
+ * Why a request that did not come from the gateway is refused before the lifecycle sees it: it
+ * arrived unencrypted (the workers' codec turned it into the marker), or it is no request at all (a
+ * signal sent with no input). Undefined for a well-formed one.
+ */
+function unfitRequest(request: unknown): Refusal | undefined {
+  if (isUnencryptedPayload(request)) return { code: UNENCRYPTED_PAYLOAD_CODE, message: UNENCRYPTED_PAYLOAD_MESSAGE };
+  if (typeof request !== 'object' || request === null) return { code: 'malformed_request', message: 'The request has no body; it is refused. Send it through the gateway API.' };
+  return undefined;
+}
+
 export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState> {
+  // Started with plain input (straight to Temporal, without the payload key): failed at once, no activity runs.
+  const unfitInput = unfitRequest(input);
+  if (unfitInput && patched(PATCHES.refuseUnencrypted)) {
+    throw ApplicationFailure.create({ type: unfitInput.code, message: unfitInput.message, nonRetryable: true });
+  }
   const ctx = createPaymentContext(input);
   const { state } = ctx;
   // Payments started before records existed keep running without them (docs/replay.md).
@@ -148,18 +165,39 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState
   };
   setHandler(paymentStateQuery, () => state);
   setHandler(requestAnswerQuery, (requestId) => ({ outcome: answers.get(requestId) ?? null, state }));
-  setHandler(requestCaptureSignal, ({ requestId, attemptId, ...request }) =>
-    answer('capture', { requestId, attemptId }, () => captureRefusal(lifecycle(), request.amount), () => acceptCapture(request)),
-  );
-  setHandler(requestCancelSignal, ({ requestId, attemptId, ...request }) =>
-    answer('cancel', { requestId, attemptId }, () => cancelRefusal(lifecycle()), () => acceptCancel(request)),
-  );
-  setHandler(requestReviewSignal, ({ requestId, attemptId, ...decision }) =>
-    answer('review', { requestId, attemptId }, () => reviewRefusal(lifecycle()), () => acceptReview(decision)),
-  );
-  setHandler(requestRefundSignal, ({ requestId, attemptId, ...request }) =>
-    answer('refund', { requestId, attemptId }, () => (knownRefund(request.refundId) ? undefined : refundRefusal(lifecycle(), request.amount)), () => acceptRefund(request)),
-  );
+  /**
+   * A signal that did not come from the gateway is answered as refused and changes nothing else.
+   * It has no request id to read the answer back by: the answer is kept under its code, and the
+   * timeline says so. A signal is never thrown on here: a failing signal handler would fail every
+   * workflow task of the payment from then on.
+   */
+  const refusedUnfit = (kind: RequestKind, request: unknown): boolean => {
+    const refusal = unfitRequest(request);
+    if (!refusal || !patched(PATCHES.refuseUnencrypted)) return false;
+    answers.set(refusal.code, { requestId: refusal.code, kind, accepted: false, code: refusal.code, message: refusal.message });
+    ctx.record('request.refused', `${kind}: ${refusal.code}`);
+    return true;
+  };
+  setHandler(requestCaptureSignal, (signal) => {
+    if (refusedUnfit('capture', signal)) return;
+    const { requestId, attemptId, ...request } = signal;
+    answer('capture', { requestId, attemptId }, () => captureRefusal(lifecycle(), request.amount), () => acceptCapture(request));
+  });
+  setHandler(requestCancelSignal, (signal) => {
+    if (refusedUnfit('cancel', signal)) return;
+    const { requestId, attemptId, ...request } = signal;
+    answer('cancel', { requestId, attemptId }, () => cancelRefusal(lifecycle()), () => acceptCancel(request));
+  });
+  setHandler(requestReviewSignal, (signal) => {
+    if (refusedUnfit('review', signal)) return;
+    const { requestId, attemptId, ...decision } = signal;
+    answer('review', { requestId, attemptId }, () => reviewRefusal(lifecycle()), () => acceptReview(decision));
+  });
+  setHandler(requestRefundSignal, (signal) => {
+    if (refusedUnfit('refund', signal)) return;
+    const { requestId, attemptId, ...request } = signal;
+    answer('refund', { requestId, attemptId }, () => (knownRefund(request.refundId) ? undefined : refundRefusal(lifecycle(), request.amount)), () => acceptRefund(request));
+  });
 
   // ---- the first release's updates (definitions.ts): same rules, kept for payments it started ------
   setHandler(authorizationDecidedUpdate, async () => {
@@ -173,7 +211,7 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState
       await until(() => state.status !== 'requires_capture');
       return state;
     },
-    { validator: ({ amount }) => refuseIf(captureRefusal(lifecycle(), amount)) },
+    { validator: (request) => refuseIf(unfitRequest(request) ?? captureRefusal(lifecycle(), request.amount)) },
   );
   setHandler(
     cancelUpdate,
@@ -182,7 +220,7 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState
       await until(() => isFinal(state.status));
       return state;
     },
-    { validator: (_request) => refuseIf(cancelRefusal(lifecycle())) },
+    { validator: (request) => refuseIf(unfitRequest(request) ?? cancelRefusal(lifecycle())) },
   );
   setHandler(
     reviewUpdate,
@@ -191,7 +229,7 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState
       await until(() => state.status !== 'requires_review');
       return state;
     },
-    { validator: (_decision) => refuseIf(reviewRefusal(lifecycle())) },
+    { validator: (decision) => refuseIf(unfitRequest(decision) ?? reviewRefusal(lifecycle())) },
   );
   setHandler(
     refundUpdate,
@@ -201,9 +239,10 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState
       return state;
     },
     {
-      validator: ({ refundId, amount }) => {
-        if (knownRefund(refundId)) return;
-        refuseIf(refundRefusal(lifecycle(), amount));
+      validator: (request) => {
+        refuseIf(unfitRequest(request));
+        if (knownRefund(request.refundId)) return;
+        refuseIf(refundRefusal(lifecycle(), request.amount));
       },
     },
   );
