@@ -50,7 +50,8 @@ exitOnFailure(
       async onPolling() {
         const connection = await Connection.connect({ address: temporalAddress(env), ...temporalCredentials(env) });
         try {
-          const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+          // Encrypting, like every client: the workers refuse a schedule's plain arguments (payload-codec.ts).
+          const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, dataConverter: gatewayDataConverter(keys) });
           const schedule = await ensureRetentionSchedule(client);
           const reconciliation = await ensureReconciliationSchedule(client, env.SETTLEMENT_CUTOFF_UTC);
           logger.info({ schedule, reconciliation }, 'records retention and daily reconciliation schedules');
