@@ -10,7 +10,11 @@ import { newReference } from './references';
 /** A card as the rest of the gateway may know it: public metadata and opaque handles. */
 export interface TokenizedCard {
   token: string;
-  /** Keyed HMAC of the PAN: the same card gives the same fingerprint, whatever the merchant. */
+  /**
+   * The card's fingerprint at this merchant (DESIGN.md §3a): the same card gives the same
+   * fingerprint at one merchant and unrelated ones at two, so a merchant cannot link its
+   * customers' cards to another merchant's. See `merchantFingerprint`.
+   */
   fingerprint: string;
   brand: CardBrand;
   bin: string;
@@ -86,20 +90,22 @@ export class Vault {
     return new Vault(db, keys, audit, await loadFingerprintSecret(db, keys, options.now ?? Date.now), options);
   }
 
-  async tokenize(intakeRef: string, context: { merchantId?: string; paymentId?: string } = {}): Promise<TokenizedCard> {
+  async tokenize(intakeRef: string, context: { merchantId: string; paymentId?: string }): Promise<TokenizedCard> {
     return this.db.transaction(async (tx) => {
       const [intake] = await tx.query<EnvelopeColumns & { token: string | null }>(
         'SELECT token, key_id, key_version, wrapped_key, ciphertext FROM card_intakes WHERE id = $1',
         [intakeRef],
       );
       if (!intake) throw new VaultReferenceError('intake_not_found', `Card intake ${intakeRef} does not exist or has expired`);
-      if (intake.token) return this.cardByToken(tx, intake.token); // a retry: the first attempt already tokenized it
+      if (intake.token) return this.cardByToken(tx, intake.token, context.merchantId); // a retry: the first attempt already tokenized it
 
       const sealed = JSON.parse((await decryptRecord(this.keys, 'card-intake', `card_intakes|${intakeRef}`, intake)).toString()) as {
         pan: string;
         expMonth: number;
         expYear: number;
       };
+      // The vault's own card key (the same for every merchant): it finds the card's one token. It is
+      // never shown outside the vault; merchants see `merchantFingerprint` of it.
       const fingerprint = `fp_${createHmac('sha256', this.fingerprintKey).update(sealed.pan).digest('base64url').slice(0, 22)}`;
       const now = this.now();
       const [existing] = await tx.query<{ token: string }>('SELECT token FROM cards WHERE fingerprint = $1', [fingerprint]);
@@ -147,7 +153,7 @@ export class Vault {
         { actor: this.actor, action: 'card.tokenize', ...context, subject: token, outcome: 'success', details: { intakeRef, reused: Boolean(existing) } },
         tx,
       );
-      return this.cardByToken(tx, token);
+      return this.cardByToken(tx, token, context.merchantId);
     });
   }
 
@@ -225,16 +231,27 @@ export class Vault {
     });
   }
 
-  async card(token: string): Promise<TokenizedCard> {
-    return this.cardByToken(this.db, token);
+  /** The card as `merchantId` may know it (its fingerprint is that merchant's). */
+  async card(token: string, merchantId: string): Promise<TokenizedCard> {
+    return this.cardByToken(this.db, token, merchantId);
   }
 
-  private async cardByToken(db: Db, token: string): Promise<TokenizedCard> {
+  /**
+   * The fingerprint a merchant sees: a keyed HMAC, under the vault's fingerprint secret, of the
+   * merchant and the vault's own card key. Without the secret (it never leaves the vault worker)
+   * two merchants' fingerprints of one card cannot be linked, and neither names the global one.
+   */
+  private merchantFingerprint(cardKey: string, merchantId: string): string {
+    const mac = createHmac('sha256', this.fingerprintKey).update(`merchant-fingerprint\0${merchantId}\0${cardKey}`).digest('base64url');
+    return `fp_${mac.slice(0, 22)}`;
+  }
+
+  private async cardByToken(db: Db, token: string, merchantId: string): Promise<TokenizedCard> {
     const [row] = await db.query<CardRow>('SELECT * FROM cards WHERE token = $1', [token]);
     if (!row) throw new VaultReferenceError('card_not_found', `Card token ${token} does not exist`);
     return {
       token: row.token,
-      fingerprint: row.fingerprint,
+      fingerprint: this.merchantFingerprint(row.fingerprint, merchantId),
       brand: row.brand,
       bin: row.bin,
       last4: row.last4,

@@ -151,4 +151,27 @@ describe('fraud model through the HTTP API', () => {
     expect((await gateway.request('GET', '/v1/reviews', { merchant: 'm_review_0' })).status).toBe(403);
     expect((await gateway.request('GET', '/v1/reviews?cursor=bogus', { operator: 'ann' })).body.error.code).toBe('invalid_cursor');
   }, 300_000);
+
+  // Last: its card-velocity review must not meet the review-queue test above.
+  it('one card at two merchants: two fingerprints, and the second merchant reads no figure of the first one\'s payments', async () => {
+    const card = simulatedCard(950);
+    const atA = [];
+    for (let i = 0; i < 7; i++) atA.push(await pay('m_fp_a', `fp-a-${i}`, 1200 + i, card));
+    const atB = await pay('m_fp_b', 'fp-b-0', 1300, card);
+
+    expect(new Set(atA.map((p) => p.card.fingerprint)).size).toBe(1);
+    expect(atB.card.fingerprint).toMatch(/^fp_/);
+    expect(atB.card.fingerprint).not.toBe(atA[0].card.fingerprint);
+
+    // The fraud engine still knows it is one card (its own key, inside the fraud worker): the
+    // card-wide velocity rule fires at B, by code only.
+    expect(atB.fraud.reason_codes).toContain('velocity_fingerprint');
+    const seen = JSON.stringify(atB.fraud);
+    expect(seen).not.toMatch(/\b[0-9]+ payments\b/);
+    expect(seen).not.toContain(atA[0].card.fingerprint);
+    expect(seen).not.toContain('m_fp_a');
+    const read = await gateway.request('GET', `/v1/payments/${atB.id}`, { merchant: 'm_fp_b' });
+    expect(JSON.stringify(read.body.fraud)).not.toMatch(/\b[0-9]+ payments\b/);
+    expect(read.body.fraud.reasons.find((r: { rule: string }) => r.rule === 'velocity_fingerprint').detail).toBe('this card was used unusually often in a short time');
+  }, 300_000);
 });
