@@ -36,7 +36,7 @@ export class CardIntake {
     this.now = options.now ?? Date.now;
   }
 
-  async seal(card: ValidatedCard, context: { actor: string; merchantId?: string }): Promise<SealedCard> {
+  async seal(card: ValidatedCard, context: { actor: string; merchantId?: string; paymentId?: string }): Promise<SealedCard> {
     const intakeRef = newReference('int');
     const cvvRef = newReference('cvv');
     const pan = Buffer.from(JSON.stringify({ pan: card.pan, expMonth: card.expMonth, expYear: card.expYear }));
@@ -61,7 +61,7 @@ export class CardIntake {
         [cvvRef, createdAt, expiresAt, cvv.key_id, cvv.key_version, cvv.wrapped_key, cvv.ciphertext],
       );
       await this.audit.append(
-        { actor: context.actor, action: 'card.seal', merchantId: context.merchantId, subject: intakeRef, outcome: 'success', details: { cvvRef } },
+        { actor: context.actor, action: 'card.seal', merchantId: context.merchantId, paymentId: context.paymentId, subject: intakeRef, outcome: 'success', details: { cvvRef } },
         tx,
       );
     });

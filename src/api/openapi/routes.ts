@@ -13,6 +13,7 @@ import {
   reconciliationReport,
   codecPayloads,
   errorResponse,
+  cardDataAttestation,
   fraudReport,
   reviewList,
   health,
@@ -350,6 +351,24 @@ export const ROUTES: RouteSpec[] = [
       409: E409,
       ...AUTH_ERRORS,
       503: ACTION_UNAVAILABLE,
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/payments/{id}/card_data',
+    operationId: 'getCardDataAttestation',
+    summary: "When the payment's card was sealed and its CVV destroyed, from the audit chain (operations)",
+    description:
+      'Read from the hash-chained audit log alone, each row checked against its hash and its neighbours: the seal, the tokenization, ' +
+      'every authorization that read the card, and how the CVV was destroyed (after authorization, at review end, by the TTL).',
+    tags: ['operations'],
+    auth: { scope: 'ops' },
+    params: idParam,
+    responses: {
+      200: { description: 'The attestation', schema: cardDataAttestation },
+      400: E400,
+      404: error('No card data was ever sealed for this payment'),
+      ...AUTH_ERRORS,
     },
   },
   {
