@@ -27,10 +27,15 @@ export class OpsSessionCheck {
     const now = Date.now();
     const cached = this.verdicts.get(key);
     if (cached && cached.until > now) return cached.verdict;
-    const response = await fetch(`${this.apiUrl}/ops/session`, {
-      headers: { Cookie: `${OPS_COOKIE}=${encodeURIComponent(token)}`, Accept: 'application/json' },
-      signal: AbortSignal.timeout(this.options.timeoutMs ?? 5_000),
-    });
+    let response: Response;
+    try {
+      response = await fetch(`${this.apiUrl}/ops/session`, {
+        headers: { Cookie: `${OPS_COOKIE}=${encodeURIComponent(token)}`, Accept: 'application/json' },
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 5_000),
+      });
+    } catch {
+      return { signedIn: false, status: 503 }; // the API is down or slow: no verdict, nothing kept
+    }
     const body = (await response.json().catch(() => ({}))) as { subject?: unknown };
     const verdict: SessionVerdict =
       response.ok && typeof body.subject === 'string' ? { signedIn: true, subject: body.subject } : { signedIn: false, status: response.status };

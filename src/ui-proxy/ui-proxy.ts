@@ -92,7 +92,7 @@ export function createUiProxy(options: UiProxyOptions): Express {
 
   const failed: ErrorRequestHandler = (err: Error, _req, res, _next) => {
     options.logger.error({ err: err.message }, 'UI proxy: request failed');
-    if (!res.headersSent) res.status(502).json(errorBody('api_error', 'upstream_unavailable', 'The gateway API did not answer the session check; retry shortly'));
+    if (!res.headersSent) res.status(500).json(errorBody('api_error', 'ui_proxy_error', 'The UI proxy failed on this request; retry shortly'));
   };
   app.use(failed);
   return app;
