@@ -65,7 +65,7 @@ export function createApp(deps: AppDependencies): Express {
   app.use(helmet());
   app.use(metricsRoute(metrics));
   // A form post from a browser: the one body that is not JSON.
-  app.use(opsSessionRoutes(deps.verifier));
+  app.use(opsSessionRoutes(deps.verifier, deps.authenticate));
   // Stripe's API is form-encoded: parsed (and Stripe's headers set) for its paths only.
   if (deps.stripe) app.use(stripeEdge());
   app.use(jsonOnly);
