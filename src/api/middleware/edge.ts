@@ -33,3 +33,24 @@ export function merchantRateLimit(perMinute: number): RequestHandler {
     },
   });
 }
+
+/**
+ * Requests per client address per minute, for every request that reaches it, BEFORE
+ * authentication: a flood of bad tokens from one address is refused here, without a token
+ * verification, an audit record or a database write per request. The per-merchant limit
+ * (`merchantRateLimit`) still applies after authentication. The address is `req.ip`: the socket's
+ * peer, or with `TRUST_PROXY` the client the trusted proxies name in X-Forwarded-For (app.ts).
+ */
+export function clientRateLimit(perMinute: number): RequestHandler {
+  return rateLimit({
+    windowMs: 60_000,
+    limit: perMinute,
+    standardHeaders: 'draft-7',
+    legacyHeaders: false,
+    // express-rate-limit's own default key is req.ip too; it is spelled out so the choice is visible.
+    keyGenerator: (req) => req.ip ?? req.socket.remoteAddress ?? 'unknown',
+    handler: (_req, _res, next) => {
+      next(new ApiError(429, 'invalid_request_error', 'rate_limited', `More than ${perMinute} requests in a minute from this address; retry after the Retry-After delay`));
+    },
+  });
+}
