@@ -15,7 +15,23 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ST_DIR="$ROOT/.tools/schemathesis"
 VENV="$ST_DIR/venv"
 ST_VERSION=4.32.5
-MARKER="$ST_DIR/installed-schemathesis-$ST_VERSION"
+# The newest Python 3 found, 3.12 or later if there is one: CPython 3.11 (up to 3.11.7, Debian
+# bookworm's 3.11.2 too) can fail inside Hypothesis with "SystemError: AST constructor recursion
+# depth mismatch" (CPython gh-106905) while schemathesis builds large arrays, a runtime error
+# in the run that is no finding about the API.
+if [ -z "${PYTHON:-}" ]; then
+  candidates=(python3.13 python3.12)
+  # A pyenv install (as on the CI image) has 3.12+ versions whose shims are not on the global path.
+  if command -v pyenv >/dev/null 2>&1; then
+    for version in $(pyenv versions --bare 2>/dev/null | grep -E '^3\.(1[2-9])(\.[0-9]+)?$' | sort -t. -k2,2nr -k3,3nr); do
+      candidates+=("$(pyenv root)/versions/$version/bin/python3")
+    done
+  fi
+  candidates+=(python3)
+  for candidate in "${candidates[@]}"; do
+    if "$candidate" --version >/dev/null 2>&1; then PYTHON=$candidate; break; fi
+  done
+fi
 PYTHON="${PYTHON:-python3}"
 
 REQUIREMENTS=(
@@ -47,6 +63,8 @@ REQUIREMENTS=(
   urllib3==2.8.0
   Werkzeug==3.1.9
 )
+
+MARKER="$ST_DIR/installed-schemathesis-$ST_VERSION-$("$PYTHON" -c 'import sys; print("py%d.%d" % sys.version_info[:2])' 2>/dev/null || echo unknown)"
 
 installed() { [ -f "$MARKER" ] && [ -x "$VENV/bin/st" ]; }
 

@@ -1,11 +1,18 @@
 """Schemathesis hooks for test/integration/schemathesis.test.ts (loaded through SCHEMATHESIS_HOOKS).
 
-JSON Schema cannot say that a card number passes the Luhn check or that an expiry is in the
-future, so a body that is valid by the OpenAPI document can still be a declined card (400
-card_error), which schemathesis's positive_data_acceptance check would count as valid data
-refused. Positive cases of POST /v1/payments therefore carry a sandbox test card (approved:
-README, "Test cards") with a future expiry; every other part of the body stays generated.
-Negative cases are left alone: they must be refused.
+Two things a valid request needs that JSON Schema cannot say, so that schemathesis's
+positive_data_acceptance check (schema-valid data must not be refused) tests what it means to:
+
+- A card number that passes the Luhn check and an expiry in the future: otherwise a body valid by
+  the OpenAPI document is a declined card (400 card_error). Positive cases of POST /v1/payments
+  carry the sandbox's approved test card (README, "Test cards"); the rest of the body stays
+  generated.
+- A list's `cursor` is an opaque token bound to the merchant and the filters of the listing that
+  issued it (src/api/payments/payment-service.ts, src/api/balance, src/api/fraud): no schema can
+  say which strings are one, so positive cases do not invent one. Paging with real cursors is
+  tested in the API tests.
+
+Negative cases are left alone: they must be refused, and are.
 """
 import schemathesis
 
@@ -16,7 +23,10 @@ SANDBOX_CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030,
 @schemathesis.hook
 def map_case(context, case):
     meta = case.meta
-    positive = meta is not None and meta.generation.mode.is_positive
-    if positive and case.method.upper() == "POST" and case.operation.path == "/v1/payments" and isinstance(case.body, dict):
+    if meta is None or not meta.generation.mode.is_positive:
+        return case
+    if case.method.upper() == "POST" and case.operation.path == "/v1/payments" and isinstance(case.body, dict):
         case.body = {**case.body, "card": dict(SANDBOX_CARD)}
+    if isinstance(case.query, dict) and "cursor" in case.query:
+        case.query = {k: v for k, v in case.query.items() if k != "cursor"}
     return case

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { PAYMENT_STATUSES } from '../../workflows/payment/lifecycle';
-import { freeText } from '../free-text';
+import { CARD_DATA_IN_FREE_TEXT, freeText } from '../free-text';
+import { containsPan } from '../../logging/pan-mask';
 
 /**
  * Request schemas of the payments API: they validate at the edge and (issue 5) generate the
@@ -30,7 +31,11 @@ export const metadata = z.preprocess(
     }
     return raw;
   },
-  z.record(freeText(40), freeText(500)).refine((m) => Object.keys(m).length <= 20, 'at most 20 metadata keys'),
+  z
+    .record(z.string().max(40), freeText(500))
+    .refine((m) => Object.keys(m).length <= 20, 'at most 20 metadata keys')
+    // Keys are free text too; refused here, on the whole object, so that the error names `metadata`, not the key.
+    .refine((m) => !Object.keys(m).some(containsPan), { message: 'a key looks like it holds a card number; card data is not accepted in free-text fields', params: { code: CARD_DATA_IN_FREE_TEXT } }),
 );
 
 export const createPaymentBody = z.strictObject({
