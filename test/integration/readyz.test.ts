@@ -47,6 +47,9 @@ describe('GET /readyz against a real dev server and real worker processes', () =
     expect(body.status).toBe('ready');
     expect(body.checks.map((c) => c.component)).toEqual(['temporal', 'queue:payments', 'queue:vault', 'queue:fraud', 'queue:acquirer', 'queue:records']);
     expect(body.checks.every((c) => c.ok)).toBe(true);
+    // /readyz is public: which worker answered is said without its host:pid.
+    expect(JSON.stringify(body)).not.toContain(`${os.hostname()}:`);
+    expect(body.checks.find((c) => c.component === 'queue:vault')!.detail).toBe('answered by worker [internal address]');
   });
 
   it('is 503 naming the queue when its worker is stopped, and 200 again when it is back', async () => {
@@ -128,10 +131,11 @@ describe('GET /readyz against a real dev server and real worker processes', () =
 
   it('is 503 naming Temporal when the server is unreachable', async () => {
     const lonelyPort = await freePort();
+    const nowhere = `127.0.0.1:${await freePort()}`;
     const lonely = startNodeProcess('api-no-temporal', 'api/server.js', {
       ...stack.env,
       PORT: String(lonelyPort),
-      TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`,
+      TEMPORAL_ADDRESS: nowhere,
       READINESS_TIMEOUT_MS: '2000',
     });
     try {
@@ -141,6 +145,8 @@ describe('GET /readyz against a real dev server and real worker processes', () =
       expect(down.body.checks).toHaveLength(1);
       expect(down.body.checks[0]).toMatchObject({ component: 'temporal', ok: false });
       expect(down.body.reason).toMatch(/^temporal: /);
+      // Whatever gRPC said, the Temporal address is not told to the public.
+      expect(JSON.stringify(down.body)).not.toContain(nowhere);
     } finally {
       await lonely.stop();
     }
