@@ -94,7 +94,8 @@ describe('npm start: the whole gateway from one command', () => {
     const fraud = childrenOf(gateway!.child.pid!).get('workers/fraud')!;
     process.kill(fraud, 'SIGTERM');
     await gateway!.waitForOutput(/worker:fraud stopped .*npm run worker:fraud/);
-    const down = await readyz(ports.api);
+    // /readyz may answer from its last probe for READINESS_CACHE_MS (2 s) before it probes again.
+    const down = await eventually(() => readyz(ports.api), (r) => r.status === 503, 10_000);
     expect(down.status).toBe(503);
     expect(down.reason).toMatch(/^queue:fraud: no worker picked up the fraud queue/);
   });
