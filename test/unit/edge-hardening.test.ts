@@ -9,7 +9,7 @@ import { authenticate } from '../../src/api/auth/middleware';
 import { createTokenVerifier } from '../../src/api/auth/verify-token';
 import { ApiError, errorHandler } from '../../src/api/errors';
 import { CARD_DATA_IN_FREE_TEXT } from '../../src/api/free-text';
-import { clientRateLimit } from '../../src/api/middleware/edge';
+import { clientKey, clientRateLimit } from '../../src/api/middleware/edge';
 import { cancelBody, createPaymentBody, refundBody } from '../../src/api/payments/schemas';
 import { fraudReportBody } from '../../src/api/fraud/schemas';
 import { INTERNAL_ADDRESS, withoutInternalAddresses } from '../../src/api/public-message';
@@ -82,6 +82,15 @@ describe('the edge (issue 10, item 5)', () => {
         await close();
       }
     });
+  });
+
+  it('keys IPv4 addresses as they are and IPv6 addresses by their /64', () => {
+    expect(clientKey('203.0.113.7')).toBe('203.0.113.7');
+    expect(clientKey('::ffff:203.0.113.7')).toBe('203.0.113.7');
+    expect(clientKey('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
+    expect(clientKey('2001:0db8:0001:0002:ffff:ffff:ffff:ffff')).toBe('2001:db8:1:2::/64');
+    expect(clientKey('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(clientKey('::1')).toBe('0:0:0:0::/64');
   });
 
   describe('authentication failures audited in batches', () => {

@@ -47,10 +47,25 @@ export function clientRateLimit(perMinute: number): RequestHandler {
     limit: perMinute,
     standardHeaders: 'draft-7',
     legacyHeaders: false,
-    // express-rate-limit's own default key is req.ip too; it is spelled out so the choice is visible.
-    keyGenerator: (req) => req.ip ?? req.socket.remoteAddress ?? 'unknown',
+    keyGenerator: (req) => clientKey(req.ip ?? req.socket.remoteAddress ?? 'unknown'),
     handler: (_req, _res, next) => {
       next(new ApiError(429, 'invalid_request_error', 'rate_limited', `More than ${perMinute} requests in a minute from this address; retry after the Retry-After delay`));
     },
   });
+}
+
+/**
+ * The rate-limit key of a client address: the address itself for IPv4 (IPv4-mapped IPv6 too), its
+ * /64 prefix for IPv6, since one subscriber is routinely given a whole /64 and would otherwise
+ * have 2^64 addresses to spread a flood over.
+ */
+export function clientKey(address: string): string {
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
+  if (mapped) return mapped[1]!;
+  if (!address.includes(':')) return address;
+  const [head = '', tail = ''] = address.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = address.includes('::') ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
+  return `${groups.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::/64`;
 }
