@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from '../logging/logger';
+import { withoutInternalAddresses } from './public-message';
 
 /**
  * The one error shape of the API, in the spirit of Stripe's:
@@ -62,6 +63,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     // req.log carries the request id (./middleware/request-logging.ts); the process logger is the fallback.
     if (!known) ((req as { log?: Logger }).log ?? logger).error({ err, method: req.method, path: req.path }, 'unhandled error');
     if (apiError.status === 429) res.set('Retry-After', '60');
-    res.status(apiError.status).json(apiError.toBody());
+    const body = apiError.toBody();
+    // The message may pass a library's on (./public-message.ts): the client never reads an internal address.
+    body.error.message = withoutInternalAddresses(body.error.message);
+    res.status(apiError.status).json(body);
   };
 }

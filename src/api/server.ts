@@ -11,6 +11,8 @@ import { EncryptionCodec } from '../temporal/payload-codec';
 import { openKeyProvider } from '../vault/keys/open-key-provider';
 import { AuditLog } from '../audit/audit-log';
 import { CardDataAttestations } from '../audit/card-data-attestation';
+import { AuthFailureAudit } from '../audit/auth-failure-audit';
+import { startMetricsServer, type MetricsServer } from '../observability/metrics-server';
 import { openDb } from '../storage/open-db';
 import { CardIntake } from '../vault/card-intake';
 import type { DataKeyIssuer } from '../vault/keys/key-provider';
@@ -46,7 +48,13 @@ async function main(): Promise<void> {
   const intake = new CardIntake(db, issuer, audit, { ttlMs: env.CVV_TTL_MINUTES * 60_000 });
   const records = new PaymentRecords(db, env.RECORDS_RETENTION_DAYS * DAY_MS);
   const payments = new PaymentService(client, intake, audit, records, { policy: paymentPolicy(env), authorizationWaitMs: env.AUTHORIZATION_WAIT_MS });
-  const verifier = createTokenVerifier(loadAuthConfig(process.env, env.DATA_DIR));
+  const authConfig = loadAuthConfig(process.env, env.DATA_DIR);
+  const verifier = createTokenVerifier(authConfig);
+  // Counted per request, written once a second: a flood of bad tokens does not queue on the audit lock card sealing needs.
+  const authFailures = new AuthFailureAudit(db, audit, {
+    onError: (err, lost) => logger.error({ err, lost }, 'authentication failures could not be audited'),
+  });
+  const metrics = new Metrics();
   const app = createApp({
     client,
     logger,
@@ -59,16 +67,25 @@ async function main(): Promise<void> {
     reconciliation: new ReconciliationReports(db),
     fraud: new FraudOpsService(client, audit),
     cardData: new CardDataAttestations(db),
-    metrics: new Metrics(),
+    metrics,
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+    clientRateLimitPerMinute: env.CLIENT_RATE_LIMIT_PER_MINUTE,
+    trustProxy: env.TRUST_PROXY,
+    opsAudience: authConfig.opsAudience,
+    readinessCacheMs: env.READINESS_CACHE_MS,
     verifier,
     authenticate: authenticate(verifier, {
       apiKeys: new ApiKeys(db),
-      onFailure: async (reason, req) => {
-        await audit.append({ actor: 'anonymous', action: 'auth.failure', outcome: 'failure', details: { code: reason.code, path: req.path } });
-      },
+      onFailure: (reason, req) => authFailures.record(reason.code, req.path),
     }),
   });
+
+  // Prometheus scrapes its own listener (METRICS_PORT, on METRICS_HOST): the public API port serves no /metrics.
+  let metricsServer: MetricsServer | undefined;
+  if (env.METRICS_PORT !== undefined) {
+    metricsServer = await startMetricsServer(metrics, env.METRICS_PORT, { host: env.METRICS_HOST });
+    logger.info({ port: metricsServer.port, host: env.METRICS_HOST ?? 'all interfaces' }, `API metrics on :${metricsServer.port}/metrics`);
+  }
 
   // HTTPS when a certificate and key are configured; graceful shutdown is the same either way.
   const server =
@@ -84,7 +101,9 @@ async function main(): Promise<void> {
     // close() stops accepting connections and waits for in-flight requests; idle keep-alive
     // connections are closed at once so the wait is only for real work.
     server.close(() => {
-      void Promise.allSettled([client.connection.close(), db.close()]).finally(() => logger.info('API stopped'));
+      void Promise.allSettled([client.connection.close(), metricsServer?.close(), authFailures.close()])
+        .then(() => db.close())
+        .finally(() => logger.info('API stopped'));
     });
     server.closeIdleConnections();
   });

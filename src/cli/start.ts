@@ -65,7 +65,8 @@ async function main(): Promise<void> {
     ...ALL_QUEUES.map(
       (queue, i) => new ManagedProcess({ name: `worker:${queue}`, script: path.join(__dirname, '..', 'workers', `${queue}.js`), env: { ...childEnv, ...workerMetricsEnv(env.WORKER_METRICS_BASE_PORT, i) }, log }),
     ),
-    new ManagedProcess({ name: 'api', script: path.join(__dirname, '..', 'api', 'server.js'), env: childEnv, log }),
+    // The API's metrics have their own port after the workers' (never the public PORT).
+    new ManagedProcess({ name: 'api', script: path.join(__dirname, '..', 'api', 'server.js'), env: { ...childEnv, ...apiMetricsEnv(env.WORKER_METRICS_BASE_PORT) }, log }),
   ];
   // The Web UI, the codec endpoint and the ops sign-in on one origin (README, "Operator guide").
   const uiProxy = devServer
@@ -79,7 +80,7 @@ async function main(): Promise<void> {
   uiProxy?.start();
   for (const child of children) child.start();
   if (env.WORKER_METRICS_BASE_PORT > 0) {
-    log(`metrics: the API at http://localhost:${env.PORT}/metrics; ${ALL_QUEUES.map((q, i) => `${q} :${env.WORKER_METRICS_BASE_PORT + 2 * i}`).join(', ')} (/metrics, with the Temporal SDK's series)`);
+    log(`metrics: the API at http://localhost:${apiMetricsEnv(env.WORKER_METRICS_BASE_PORT).METRICS_PORT}/metrics; ${ALL_QUEUES.map((q, i) => `${q} :${env.WORKER_METRICS_BASE_PORT + 2 * i}`).join(', ')} (/metrics, with the Temporal SDK's series)`);
   }
 
   let shuttingDown = false;
@@ -151,4 +152,10 @@ async function freeLoopbackPort(): Promise<number> {
   const { port } = server.address() as net.AddressInfo;
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/** The API's metrics port under `npm start`: the one after the last worker's pair. */
+function apiMetricsEnv(base: number): Record<string, string> {
+  if (base === 0) return {};
+  return { METRICS_PORT: String(base + 2 * ALL_QUEUES.length) };
 }

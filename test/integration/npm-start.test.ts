@@ -55,7 +55,7 @@ describe('npm start: the whole gateway from one command', () => {
   };
 
   beforeAll(async () => {
-    ports = { api: await freePort(), temporal: await freePort(), ui: await freePort(), acquirer: await freePort(), metrics: await freePortRange(2 * ALL_QUEUES.length) };
+    ports = { api: await freePort(), temporal: await freePort(), ui: await freePort(), acquirer: await freePort(), metrics: await freePortRange(2 * ALL_QUEUES.length + 1) }; // the workers' pairs, then the API's
   });
   afterAll(async () => {
     await gateway?.stop('SIGINT');
@@ -80,7 +80,9 @@ describe('npm start: the whole gateway from one command', () => {
   });
 
   it("exposes every process's metrics by default: the API's, and each worker's with the Temporal SDK's series", async () => {
-    expect((await fetch(`http://127.0.0.1:${ports.api}/metrics`)).status).toBe(200);
+    // The API's on its own port after the workers' pairs; its public port serves none.
+    expect((await fetch(`http://127.0.0.1:${ports.metrics + 2 * ALL_QUEUES.length}/metrics`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${ports.api}/metrics`)).status).toBe(404);
     for (const [i, queue] of ALL_QUEUES.entries()) {
       const text = await eventually(
         async () => (await fetch(`http://127.0.0.1:${ports.metrics + 2 * i}/metrics`).catch(() => undefined))?.text(),
@@ -94,7 +96,8 @@ describe('npm start: the whole gateway from one command', () => {
     const fraud = childrenOf(gateway!.child.pid!).get('workers/fraud')!;
     process.kill(fraud, 'SIGTERM');
     await gateway!.waitForOutput(/worker:fraud stopped .*npm run worker:fraud/);
-    const down = await readyz(ports.api);
+    // /readyz may answer from its last probe for READINESS_CACHE_MS (2 s) before it probes again.
+    const down = await eventually(() => readyz(ports.api), (r) => r.status === 503, 10_000);
     expect(down.status).toBe(503);
     expect(down.reason).toMatch(/^queue:fraud: no worker picked up the fraud queue/);
   });

@@ -27,9 +27,10 @@ describe('Temporal payload encryption (real dev server, real worker processes)',
     await api.waitForOutput(/API listening/);
     // The API's development signing secret, created in the stack's DATA_DIR at its start.
     const secret = new TextEncoder().encode(devSecret(stack.dataDir).secret);
-    const sign = (subject: string, scope: string) =>
-      new SignJWT({ scope }).setProtectedHeader({ alg: 'HS256' }).setSubject(subject).setIssuer('card-gateway-dev').setAudience('card-gateway-api').setExpirationTime('1h').sign(secret);
-    opsAuth = `Bearer ${await sign('alice', 'ops')}`;
+    const sign = (subject: string, scope: string, audience: string | string[] = 'card-gateway-api') =>
+      new SignJWT({ scope }).setProtectedHeader({ alg: 'HS256' }).setSubject(subject).setIssuer('card-gateway-dev').setAudience(audience).setExpirationTime('1h').sign(secret);
+    // An operator's browser token is also for the ops audience (npm run token -- --scope ops).
+    opsAuth = `Bearer ${await sign('alice', 'ops', ['card-gateway-api', 'card-gateway-ops'])}`;
     merchantAuth = `Bearer ${await sign('m_1', 'payments:read payments:write')}`;
   });
   afterAll(async () => {
@@ -87,7 +88,7 @@ describe('Temporal payload encryption (real dev server, real worker processes)',
     const form = (token: string) =>
       fetch(`http://127.0.0.1:${port}/ops/session`, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: `http://127.0.0.1:${port}` },
         body: new URLSearchParams({ token }).toString(),
       });
     expect((await fetch(`http://127.0.0.1:${port}/ops/login`)).status).toBe(200);

@@ -124,7 +124,7 @@ describeInBrowser('the Temporal Web UI through the gateway: one sign-in, payload
     for (const next of ['//evil.example/x', '/\\evil.example', 'https://evil.example/']) {
       const response = await fetch(`${uiUrl}/ops/session`, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: uiUrl },
         body: new URLSearchParams({ token: token('alice', 'ops'), next }).toString(),
         redirect: 'manual',
       });
@@ -137,6 +137,7 @@ describeInBrowser('the Temporal Web UI through the gateway: one sign-in, payload
     await page.type('textarea[name=token]', token('alice', 'ops'));
     await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('button[type=submit]')]);
     // Back on the page the operator asked for.
+    if (new URL(page.url()).pathname === '/ops/session') console.log(`web-ui-browser: the sign-in answered: ${await pageText()}`);
     expect(new URL(page.url()).pathname).toMatch(new RegExp(`^/namespaces/default/workflows/${paymentId}(/|$)`));
     const [cookie] = (await page.cookies()).filter((c) => c.name === 'gateway_ops');
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/' });

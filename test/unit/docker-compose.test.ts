@@ -102,7 +102,10 @@ describe('docker-compose.yml', () => {
       scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
     };
     const targets = Object.fromEntries(prometheus.scrape_configs.map((c) => [c.job_name, c.static_configs.flatMap((t) => t.targets).sort()]));
-    expect(targets['gateway-api']).toEqual([`api:${services.api!.environment!.PORT}`]);
+    // The API's metrics listener, not its public port (which serves no /metrics).
+    expect(services.api!.environment!.METRICS_PORT).toBeDefined();
+    expect(services.api!.environment!.METRICS_PORT).not.toBe(services.api!.environment!.PORT);
+    expect(targets['gateway-api']).toEqual([`api:${services.api!.environment!.METRICS_PORT}`]);
     expect(targets['gateway-workers']).toEqual(ALL_QUEUES.map((q) => `worker-${q}:${services[`worker-${q}`]!.environment!.METRICS_PORT}`).sort());
     expect(prometheus.rule_files).toEqual(['/etc/prometheus/alerts.yml']);
     const mounted = (name: string) =>

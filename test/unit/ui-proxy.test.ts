@@ -9,7 +9,7 @@ import { loadAuthConfig } from '../../src/api/auth/auth-config';
 import { authenticate } from '../../src/api/auth/middleware';
 import { createTokenVerifier } from '../../src/api/auth/verify-token';
 import { errorHandler } from '../../src/api/errors';
-import { opsSessionRoutes } from '../../src/api/routes/ops-session';
+import { OPS_AUDIENCE, opsSessionRoutes } from '../../src/api/routes/ops-session';
 import { createLogger } from '../../src/logging/logger';
 import { createUiProxy } from '../../src/ui-proxy/ui-proxy';
 
@@ -25,7 +25,8 @@ const sign = (subject: string, scope: string, expiresIn = '1h') =>
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(subject)
     .setIssuer('card-gateway-dev')
-    .setAudience('card-gateway-api')
+    // An operator's token for the browser carries the ops audience (src/api/routes/ops-session.ts).
+    .setAudience(['card-gateway-api', OPS_AUDIENCE])
     .setExpirationTime(expiresIn)
     .sign(new TextEncoder().encode(SECRET));
 
@@ -120,7 +121,8 @@ describe('the UI proxy: /ops and /codec to the API, the Temporal UI behind an op
     expect(await login.text()).toContain('name="next" value="/namespaces"');
     const signedIn = await fetch(`${proxyUrl}/ops/session`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      // The browser's Origin for a form on the UI's origin: the API checks it against the Host the proxy passes on.
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: proxyUrl },
       body: new URLSearchParams({ token: await sign('alice', 'ops'), next: '/namespaces' }).toString(),
       redirect: 'manual',
     });

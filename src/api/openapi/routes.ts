@@ -55,6 +55,8 @@ export interface ResponseSpec {
   schema?: z.ZodType;
   /** Default `application/json`. */
   contentType?: string;
+  /** OpenAPI links: operations this answer leads to, with their parameters taken from it. */
+  links?: Record<string, { operationId: string; parameters: Record<string, string>; description: string }>;
 }
 
 export interface RouteSpec {
@@ -110,6 +112,17 @@ const AUTH_ERRORS = {
 } satisfies Record<number, ResponseSpec>;
 
 const idParam = { id: paymentIdParam };
+
+/**
+ * From a payment in an answer to what can be done with it next: clients (and schemathesis's
+ * stateful phase, test/integration/schemathesis.test.ts) follow these from a created payment.
+ */
+const PAYMENT_LINKS: ResponseSpec['links'] = {
+  GetPayment: { operationId: 'getPayment', parameters: { id: '$response.body#/id' }, description: 'The payment just answered' },
+  CapturePayment: { operationId: 'capturePayment', parameters: { id: '$response.body#/id' }, description: 'Capture it (manual capture)' },
+  CancelPayment: { operationId: 'cancelPayment', parameters: { id: '$response.body#/id' }, description: 'Cancel it before capture' },
+  RefundPayment: { operationId: 'refundPayment', parameters: { id: '$response.body#/id' }, description: 'Refund it once captured' },
+};
 
 /** Capture, cancel and review: the same request retried with the same key reads the same answer. */
 const actionKeyHeader = [
@@ -186,15 +199,6 @@ export const ROUTES: RouteSpec[] = [
     responses: { 200: { description: 'A live ops session', schema: opsSession }, 400: E400, ...AUTH_ERRORS },
   },
   {
-    method: 'get',
-    path: '/metrics',
-    operationId: 'getMetrics',
-    summary: 'Prometheus metrics of this process',
-    tags: ['operations'],
-    auth: 'public',
-    responses: { 200: { description: 'Prometheus text exposition format 0.0.4', contentType: 'text/plain; version=0.0.4', schema: z.string() } },
-  },
-  {
     method: 'post',
     path: '/v1/payments',
     operationId: 'createPayment',
@@ -207,9 +211,9 @@ export const ROUTES: RouteSpec[] = [
     headers: [{ name: 'Idempotency-Key', schema: idempotencyKeyHeader, required: true, description: 'Makes retries safe: one key, one payment' }],
     body: createPaymentBody,
     responses: {
-      200: { description: 'The same request again: the payment it created', schema: payment },
-      201: { description: 'Created, with the authorization decision (`status` may be `declined`)', schema: payment },
-      202: { description: 'Accepted; the decision is still being made: poll GET /v1/payments/{id}', schema: acceptedPayment },
+      200: { description: 'The same request again: the payment it created', schema: payment, links: PAYMENT_LINKS },
+      201: { description: 'Created, with the authorization decision (`status` may be `declined`)', schema: payment, links: PAYMENT_LINKS },
+      202: { description: 'Accepted; the decision is still being made: poll GET /v1/payments/{id}', schema: acceptedPayment, links: PAYMENT_LINKS },
       400: error('Invalid request, or the card is invalid (`card_error`)'),
       409: error('The Idempotency-Key was used with another body'),
       ...AUTH_ERRORS,

@@ -1,9 +1,9 @@
-import express, { Router, type RequestHandler } from 'express';
+import express, { Router, type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { requireScope } from '../auth/middleware';
 import { ApiError } from '../errors';
 import { parseInput } from '../validation';
-import type { Principal, TokenVerifier } from '../auth/verify-token';
+import { TokenError, type Principal, type TokenVerifier } from '../auth/verify-token';
 
 /**
  * Lets an operator's browser carry an `ops` token to the codec endpoint and the Web UI. Neither the
@@ -45,11 +45,35 @@ export const sessionQuery = z.strictObject({});
 /** Who is signed in (GET /ops/session). */
 export const opsSession = z.strictObject({ subject: z.string() });
 
+/**
+ * The audience a token must carry (beside the API's own) to open an ops session: an operator's
+ * token for the browser is minted for that purpose (`npm run token -- --scope ops` adds it), so
+ * a merchant's or a service's token that happens to hold the `ops` scope cannot be turned into a
+ * long-lived browser cookie.
+ */
+export const OPS_AUDIENCE = 'card-gateway-ops';
 
-export function opsSessionRoutes(verifier: TokenVerifier, authenticate: RequestHandler): Router {
+export interface OpsSessionOptions {
+  /** Default OPS_AUDIENCE (JWT_OPS_AUDIENCE, src/api/auth/auth-config.ts). */
+  opsAudience?: string;
+}
+
+/**
+ * The origin the sign-in form was served from, as the browser names it: the scheme Express sees
+ * (https behind a TLS-terminating proxy when TRUST_PROXY trusts its X-Forwarded-Proto) and the Host.
+ */
+function ownOrigin(req: Request): string {
+  return `${req.protocol}://${req.get('host') ?? ''}`;
+}
+
+export function opsSessionRoutes(verifier: TokenVerifier, authenticate: RequestHandler, options: OpsSessionOptions = {}): Router {
+  const opsAudience = options.opsAudience ?? OPS_AUDIENCE;
   const router = Router();
   router.get('/ops/login', (req, res) => {
     const next = parseInput(loginQuery, req.query, 'query').next ?? '';
+    // helmet's `no-referrer` makes a browser send `Origin: null` with the form's POST, which the
+    // sign-in refuses (login CSRF check below): this page sends its origin, to itself only.
+    res.set('Referrer-Policy', 'same-origin');
     res.type('html').send(
       PAGE(`<h1>Operations sign-in</h1>
 <p>Paste a token with the <code>ops</code> scope (<code>npm run --silent token -- --merchant &lt;your name&gt; --scope ops</code>).
@@ -59,6 +83,12 @@ It lets the Temporal Web UI show payment state decoded through this gateway's co
     );
   });
   router.post('/ops/session', express.urlencoded({ extended: false, limit: '16kb' }), async (req, res) => {
+    // Login CSRF: a page elsewhere must not sign this browser in with a token of its choosing.
+    // Browsers send Origin on every form POST; a request without one is not from our form.
+    const origin = req.get('origin');
+    if (origin !== ownOrigin(req)) {
+      throw new ApiError(403, 'authentication_error', 'origin_not_allowed', 'Sign in from the form at /ops/login (the Origin header must be this server\'s own origin)', 'Origin');
+    }
     const body = (req.body ?? {}) as Record<string, unknown>;
     // An empty hidden field is the form without a destination.
     const { token, next } = parseInput(signInForm, { ...body, next: body.next || undefined }, 'body');
@@ -66,15 +96,22 @@ It lets the Temporal Web UI show payment state decoded through this gateway's co
     try {
       principal = await verifier.verify(token);
     } catch (err) {
-      throw new ApiError(401, 'authentication_error', (err as { code?: string }).code ?? 'token_invalid', (err as Error).message);
+      // A TokenError's message is written for the client; anything else (the JWKS unreachable) is not.
+      if (err instanceof TokenError) throw new ApiError(401, 'authentication_error', err.code, err.message);
+      throw new ApiError(503, 'api_error', 'auth_unavailable', 'Tokens cannot be verified right now; retry shortly');
     }
     if (!principal.scopes.has('ops')) throw new ApiError(403, 'authentication_error', 'insufficient_scope', 'The token needs the ops scope');
-    const { exp } = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { exp: number };
+    // The signature was verified above: the payload can be read as it is.
+    const { exp, aud } = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { exp: number; aud: string | string[] };
+    if (!(Array.isArray(aud) ? aud : [aud]).includes(opsAudience)) {
+      throw new ApiError(403, 'authentication_error', 'token_audience_not_ops', `An ops session needs a token issued for the ${opsAudience} audience (npm run token -- --scope ops)`);
+    }
     res.cookie(OPS_COOKIE, token, {
       httpOnly: true,
       sameSite: 'strict',
       path: '/',
       maxAge: Math.max(0, exp * 1000 - Date.now()),
+      // https to this process, or to a proxy TRUST_PROXY trusts (X-Forwarded-Proto: https): never sent over plain http.
       secure: req.secure,
     });
     if (next) {
