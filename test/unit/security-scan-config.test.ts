@@ -117,6 +117,31 @@ describe('semgrep rules in .semgrep/rules', () => {
   }, 120_000);
 });
 
+describe('npm run security:scan (.ci/security-scan.sh all)', () => {
+  it('runs every scan even after one fails, and fails naming the scan that found something', () => {
+    const repo = scratchRepo();
+    fs.cpSync(path.join(ROOT, '.semgrep', 'rules'), path.join(repo, '.semgrep', 'rules'), { recursive: true });
+    fs.copyFileSync(path.join(ROOT, '.semgrepignore'), path.join(repo, '.semgrepignore'));
+    fs.copyFileSync(path.join(ROOT, '.ci', 'install-semgrep.sh'), path.join(repo, '.ci', 'install-semgrep.sh'));
+    // The audit step runs the built CLI, which audits this project (the link resolves to it).
+    fs.symlinkSync(path.join(ROOT, 'dist'), path.join(repo, 'dist'));
+    fs.writeFileSync(path.join(repo, 'handler.ts'), 'export const run = (code: string) => eval(code);\n');
+    git(repo, 'add', '.');
+    git(repo, 'commit', '-q', '-m', 'a handler');
+
+    const run = spawnSync('bash', [path.join(repo, '.ci', 'security-scan.sh'), 'all'], {
+      cwd: repo,
+      encoding: 'utf8',
+      env: { ...OFFLINE, NPM_AUDIT_IF_UNREACHABLE: 'warn' },
+    });
+    const output = `${run.stdout}${run.stderr}`;
+    expect(output).toContain('gateway.no-eval');
+    expect(output).toContain('gitleaks: git history'); // the secret scan still ran after semgrep failed
+    expect(output).toMatch(/security scan: FAILED: semgrep$/m);
+    expect(run.status).toBe(1);
+  }, 300_000);
+});
+
 describe('secret scan (.ci/security-scan.sh secrets: gitleaks with .gitleaks.toml)', () => {
   it('passes a clean repository, and fails on a secret in a new, not yet committed file', () => {
     const repo = scratchRepo();
