@@ -200,7 +200,7 @@ async function runVaultPhase(dir: string, provider: KeyProvider, kms?: KmsKeyPro
     const audit = new AuditLog(db);
     const counted = new CountingKeyProvider(provider);
     // Two processes in production (API and vault worker), so two caches; default limits as deployed.
-    const intake = new CardIntake(db, new CachingKeyProvider(counted, DEFAULT_CACHE_LIMITS), audit, { ttlMs: 60 * 60_000 });
+    const intake = new CardIntake(db, audit, { ttlMs: 60 * 60_000 });
     const vault = await Vault.open(db, new CachingKeyProvider(counted, DEFAULT_CACHE_LIMITS), audit);
     const context = { actor: 'api', merchantId: 'mer_bench' };
 

@@ -16,6 +16,7 @@ import { startDevServer, type DevServer } from '../temporal/dev-server';
 import { ensureSearchAttributes } from '../temporal/search-attributes';
 import { ALL_QUEUES } from '../temporal/task-queues';
 import { ManagedProcess } from './managed-process';
+import { processEnv } from './process-keys';
 
 const log = (line: string) => process.stdout.write(`[gateway] ${line}\n`);
 
@@ -57,11 +58,12 @@ async function main(): Promise<void> {
   };
   // The acquirer sandbox stands in for a card acquirer on this machine (README, "Test cards").
   const children = [
-    new ManagedProcess({ name: 'acquirer-sandbox', script: path.join(__dirname, '..', 'acquirer', 'sandbox', 'server.js'), env: childEnv, log }),
+    // Each process gets only the key files its role needs (./process-keys.ts).
+    new ManagedProcess({ name: 'acquirer-sandbox', script: path.join(__dirname, '..', 'acquirer', 'sandbox', 'server.js'), env: processEnv('acquirer-sandbox', childEnv, env), log }),
     ...ALL_QUEUES.map(
-      (queue, i) => new ManagedProcess({ name: `worker:${queue}`, script: path.join(__dirname, '..', 'workers', `${queue}.js`), env: { ...childEnv, ...workerMetricsEnv(env.WORKER_METRICS_BASE_PORT, i) }, log }),
+      (queue, i) => new ManagedProcess({ name: `worker:${queue}`, script: path.join(__dirname, '..', 'workers', `${queue}.js`), env: { ...processEnv(queue, childEnv, env), ...workerMetricsEnv(env.WORKER_METRICS_BASE_PORT, i) }, log }),
     ),
-    new ManagedProcess({ name: 'api', script: path.join(__dirname, '..', 'api', 'server.js'), env: childEnv, log }),
+    new ManagedProcess({ name: 'api', script: path.join(__dirname, '..', 'api', 'server.js'), env: processEnv('api', childEnv, env), log }),
   ];
   for (const child of children) child.start();
   if (env.WORKER_METRICS_BASE_PORT > 0) {

@@ -36,7 +36,7 @@ describe('fraud activities', () => {
     await migrate(db);
     const keys = new CachingKeyProvider(LocalKeyProvider.open(path.join(dir, 'master-key.json')));
     const audit = new AuditLog(db);
-    const intake = new CardIntake(db, keys, audit, { ttlMs: 60_000 });
+    const intake = new CardIntake(db, audit, { ttlMs: 60_000 });
     const vault = await Vault.open(db, keys, audit);
     tokenize = async (pan) => vault.tokenize((await intake.seal(testCard(pan), { actor: 'api' })).intakeRef);
     store = new FraudStore(db);
@@ -123,7 +123,7 @@ describe('fraud activities with the model', () => {
     await migrate(db);
     const keys = new CachingKeyProvider(LocalKeyProvider.open(path.join(dir, 'master-key.json')));
     const audit = new AuditLog(db);
-    const intake = new CardIntake(db, keys, audit, { ttlMs: 60_000 });
+    const intake = new CardIntake(db, audit, { ttlMs: 60_000 });
     const vault = await Vault.open(db, keys, audit);
     tokenize = async (pan) => vault.tokenize((await intake.seal(testCard(pan), { actor: 'api' })).intakeRef);
     const model = FraudModel.load(defaultModelFile());

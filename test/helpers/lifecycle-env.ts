@@ -33,6 +33,7 @@ import { EncryptionCodec } from '../../src/temporal/payload-codec';
 import { CardIntake } from '../../src/vault/card-intake';
 import { CachingKeyProvider } from '../../src/vault/keys/data-key-cache';
 import { LocalKeyProvider } from '../../src/vault/keys/local-key-provider';
+import { LOCAL_PAYLOAD_KEY_ID } from '../../src/vault/keys/open-key-provider';
 import { Vault } from '../../src/vault/vault';
 import { paymentWorkflow } from '../../src/workflows';
 import type { PaymentInput, PaymentPolicy } from '../../src/workflows/payment/state';
@@ -86,7 +87,9 @@ let counter = 0;
 
 export async function createLifecycleEnv(): Promise<LifecycleEnv> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lifecycle-'));
-  const keys = new CachingKeyProvider(LocalKeyProvider.open(path.join(dir, 'keys', 'master-key.json')));
+  // As in production: the payload key for every worker and client, the master key for the vault only.
+  const keys = new CachingKeyProvider(LocalKeyProvider.open(path.join(dir, 'keys', 'payload-key.json'), { create: true, keyId: LOCAL_PAYLOAD_KEY_ID }));
+  const cardKeys = new CachingKeyProvider(LocalKeyProvider.open(path.join(dir, 'keys', 'master-key.json')));
   const dataConverter = gatewayDataConverter(keys);
   // The environment's own client: it lets the server skip time while a test waits on a result.
   const env = await createTimeSkippingEnv(undefined, { dataConverter });
@@ -107,8 +110,8 @@ export async function createLifecycleEnv(): Promise<LifecycleEnv> {
   const db = SqliteDb.open(path.join(dir, 'vault.db'));
   await migrate(db);
   const audit = new AuditLog(db);
-  const vault = await Vault.open(db, keys, audit);
-  const intake = new CardIntake(db, keys, audit, { ttlMs: 30 * 60_000 });
+  const vault = await Vault.open(db, cardKeys, audit);
+  const intake = new CardIntake(db, audit, { ttlMs: 30 * 60_000 });
   const records = new PaymentRecords(db, 7 * 365 * DAY);
 
   const ledger = Ledger.open(path.join(dir, 'acquirer.db'));
