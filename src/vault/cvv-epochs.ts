@@ -67,6 +67,19 @@ export class CvvEpochs {
     return hpkeOpen(epoch.privateKey, sealed, cvvInfo(epochId), aad, `the CVV ${aad}`);
   }
 
+  /**
+   * Tries every private key this worker still holds on a CVV sealed to `claimedEpochId`. Only the
+   * right key opens it; the shredding tests use this to show that once an epoch is destroyed, no
+   * key still in memory opens its copies.
+   */
+  async openWithAnyHeldKey(claimedEpochId: string, sealed: HpkeSealed, aad: string): Promise<Buffer | undefined> {
+    for (const epoch of this.epochs.values()) {
+      const cvc = await hpkeOpen(epoch.privateKey, sealed, cvvInfo(claimedEpochId), aad, `the CVV ${aad}`).catch(() => undefined);
+      if (cvc) return cvc;
+    }
+    return undefined;
+  }
+
   /** Epochs whose private key this process still holds (for the shredding tests and the logs). */
   heldEpochIds(): string[] {
     return [...this.epochs.keys()];
