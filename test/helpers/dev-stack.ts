@@ -6,6 +6,7 @@ import { gatewayDataConverter } from '../../src/temporal/data-converter';
 import { CachingKeyProvider } from '../../src/vault/keys/data-key-cache';
 import { LocalKeyProvider } from '../../src/vault/keys/local-key-provider';
 import { LOCAL_PAYLOAD_KEY_ID } from '../../src/vault/keys/open-key-provider';
+import { assertNoCardDataInDataDir } from './card-secret-scan';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import { ALL_QUEUES, type TaskQueueName } from '../../src/temporal/task-queues';
 import { freePort } from './ports';
@@ -126,6 +127,8 @@ export async function startDevStack(
       await Promise.all([...workers.values()].map((w) => w.stop()));
       await connection.close();
       await server.stop();
+      // The stack's databases (vault, records, Temporal's if persistent), scanned bare before they go.
+      assertNoCardDataInDataDir(dataDir);
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -34,6 +34,7 @@ import { CardIntake } from '../../src/vault/card-intake';
 import { CachingKeyProvider } from '../../src/vault/keys/data-key-cache';
 import { LocalKeyProvider } from '../../src/vault/keys/local-key-provider';
 import { LOCAL_PAYLOAD_KEY_ID } from '../../src/vault/keys/open-key-provider';
+import { assertNoCardDataInDataDir } from './card-secret-scan';
 import { Vault } from '../../src/vault/vault';
 import { paymentWorkflow } from '../../src/workflows';
 import type { PaymentInput, PaymentPolicy } from '../../src/workflows/payment/state';
@@ -220,7 +221,17 @@ export async function createLifecycleEnv(): Promise<LifecycleEnv> {
       ledger.close();
       await db.close();
       await env.teardown();
+      // The vault's and the sandbox's SQLite files, scanned bare before they go.
+      const scan = (() => {
+        try {
+          assertNoCardDataInDataDir(dir);
+          return undefined;
+        } catch (err) {
+          return err;
+        }
+      })();
       fs.rmSync(dir, { recursive: true, force: true });
+      if (scan) throw scan;
       if (recordingError) throw recordingError;
     },
   };
