@@ -201,7 +201,8 @@ async function runVaultPhase(dir: string, provider: KeyProvider, kms?: KmsKeyPro
     const counted = new CountingKeyProvider(provider);
     // Two processes in production (API and vault worker), so two caches; default limits as deployed.
     const intake = new CardIntake(db, audit, { ttlMs: 60 * 60_000 });
-    const vault = await Vault.open(db, new CachingKeyProvider(counted, DEFAULT_CACHE_LIMITS), audit);
+    // No sweeper in the benchmark: one CVV epoch for the whole run.
+    const vault = await Vault.open(db, new CachingKeyProvider(counted, DEFAULT_CACHE_LIMITS), audit, { cvvEpochs: { sealWindowMs: 3 * 60 * 60_000, maintenanceIntervalMs: 60 * 60_000 } });
     const context = { actor: 'api', merchantId: 'mer_bench' };
 
     const seenTokens = new Set<string>();

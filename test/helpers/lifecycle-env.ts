@@ -60,6 +60,8 @@ export interface LifecycleEnv {
   env: TestWorkflowEnvironment;
   client: Client;
   db: SqliteDb;
+  /** The vault the vault worker runs (its CVV epoch keys, to simulate a vault worker restart). */
+  vault: Vault;
   /** The payment records the records worker writes (src/records). */
   records: PaymentRecords;
   ledger(): LedgerEntry[];
@@ -111,7 +113,8 @@ export async function createLifecycleEnv(): Promise<LifecycleEnv> {
   const db = SqliteDb.open(path.join(dir, 'vault.db'));
   await migrate(db);
   const audit = new AuditLog(db);
-  const vault = await Vault.open(db, cardKeys, audit);
+  // No sweeper runs here: one CVV epoch, alive (and sealable) for the whole test run.
+  const vault = await Vault.open(db, cardKeys, audit, { cvvEpochs: { sealWindowMs: 3 * 60 * 60_000, maintenanceIntervalMs: 60 * 60_000 } });
   const intake = new CardIntake(db, audit, { ttlMs: 30 * 60_000 });
   const records = new PaymentRecords(db, 7 * 365 * DAY);
 
@@ -156,6 +159,7 @@ export async function createLifecycleEnv(): Promise<LifecycleEnv> {
     env,
     client,
     db,
+    vault,
     records,
     ledger: () => ledger.entries(),
     async startPayment({ card, amount = 1999, captureMethod = 'automatic', policy = {}, recordHistory = true }) {
