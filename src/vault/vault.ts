@@ -295,7 +295,8 @@ export class Vault {
     if (heldByLiveWorker) throw new CvvHeldElsewhereError(cvvRef);
     throw new VaultReferenceError(
       'cvv_unavailable',
-      `CVV ${cvvRef} can no longer be opened: the vault worker whose epoch key sealed it restarted or stopped (the key lived only in its memory)`,
+      // The code leads the message: it is what the payment's failure and timeline show the merchant and operators.
+      `cvv_unavailable: CVV ${cvvRef} can no longer be opened (the vault worker whose epoch key sealed it restarted or stopped; the key lived only in its memory)`,
     );
   }
 
