@@ -85,9 +85,15 @@ export class CvvEpochs {
     return [...this.epochs.keys()];
   }
 
-  /** Drops every key at shutdown: nothing sealed to them can be opened after this process ends anyway. */
-  dropAll(): void {
+  /**
+   * Drops every key at shutdown (nothing sealed to them can be opened after this process ends
+   * anyway) and says so in `cvv_epochs`, so the API stops sealing to them and other vault workers
+   * stop waiting for this one at once. A worker that is killed cannot: its epochs look alive until
+   * their heartbeat (`live_until`, three sweep intervals) runs out.
+   */
+  async dropAll(): Promise<void> {
     this.epochs.clear();
+    await this.db.execute('UPDATE cvv_epochs SET destroyed_at = $1 WHERE owner = $2 AND destroyed_at IS NULL', [this.now(), this.owner]);
   }
 
   private async create(now: number, liveUntil: number): Promise<string> {

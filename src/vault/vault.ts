@@ -50,7 +50,9 @@ export class VaultReferenceError extends Error {
  */
 export class CvvHeldElsewhereError extends Error {
   constructor(cvvRef: string) {
-    super(`CVV ${cvvRef} is sealed to another live vault worker's epoch; retrying`);
+    // The code leads the message, as for cvv_unavailable. "Live" is the other worker's last heartbeat: a worker
+    // that was killed looks alive until it runs out (three sweep intervals), and then this becomes cvv_unavailable.
+    super(`cvv_held_elsewhere: CVV ${cvvRef} is sealed only to epochs of another vault worker whose heartbeat is recent; retrying`);
     this.name = 'CvvHeldElsewhereError';
   }
 }

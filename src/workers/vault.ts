@@ -26,7 +26,7 @@ exitOnFailure(
       activities: createVaultActivities({ vault, acquirer: acquirerFromEnv(env) }),
       close: async () => {
         await sweeper.stop();
-        vault.cvvEpochs.dropAll();
+        await vault.cvvEpochs.dropAll();
         await db.close();
       },
     };

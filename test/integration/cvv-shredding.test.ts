@@ -234,7 +234,7 @@ describe.each([
   it('a restarted vault worker cannot open CVVs sealed before: cvv_unavailable, non-retryable, and nothing reaches the acquirer', async () => {
     const { sealed, token } = await storedAndCopied();
     // The worker stops (its keys die with it) and another starts after its liveness ran out.
-    vault.cvvEpochs.dropAll();
+    await vault.cvvEpochs.dropAll();
     clock += 4 * MINUTE;
     const restarted = await Vault.open(store.db, cardKeys, audit, { now: () => clock, cvvEpochs: EPOCHS });
     let acquirerCalls = 0;

@@ -38,7 +38,7 @@ describe('the API cannot open what it seals', () => {
     intake = new CardIntake(apiDb, new AuditLog(apiDb), { ttlMs: 30 * 60_000 });
   });
   afterAll(async () => {
-    vault.vault.cvvEpochs.dropAll();
+    await vault.vault.cvvEpochs.dropAll();
     await apiDb.close();
     await vault.db.close();
     fs.rmSync(dataDir, { recursive: true, force: true });

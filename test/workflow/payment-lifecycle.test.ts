@@ -209,7 +209,7 @@ describe('payment lifecycle (time-skipping)', () => {
       const handle = await life.startPayment({ card: TEST_CARDS.fraudReview });
       expect((await decisionOf(handle)).status).toBe('requires_review');
       // What a restart does to the vault worker's memory: the epoch keys are gone; the new process makes a new epoch.
-      life.vault.cvvEpochs.dropAll();
+      await life.vault.cvvEpochs.dropAll();
       await life.vault.maintainCvvEpochs();
       await ask(handle, requestReviewSignal, { decision: 'approve', actor: 'operator:carol' });
       const final = (await handle.result()) as PaymentState;
