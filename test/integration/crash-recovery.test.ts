@@ -267,7 +267,7 @@ describe('crash recovery: workers killed with SIGKILL mid-authorization and mid-
     console.log(
       `crash-recovery: seed ${seed}; ${PAYMENTS} payments, ${PAYMENTS} SIGKILLs (vault ${payments.filter((p) => p.target === 'vault').length}, ` +
         `acquirer ${payments.filter((p) => p.target === 'acquirer').length}); kills with the killed worker's acquirer call pending: ${killsInFlight} ` +
-        `(${pendingAtKill.length} calls, all answered by replay on retry); kills after the POST and before that payment's capture: ${killsBeforeOwnCapture}; ` +
+        `(${pendingAtKill.length} calls: captures answered by replay on retry, authorizations found by inquiry); kills after the POST and before that payment's capture: ${killsBeforeOwnCapture}; ` +
         `sandbox replays: ${replayedKeys.size}; attempts lost to kills: ${JSON.stringify(Object.fromEntries(lostAttempts))}, ` +
         `longest scheduled-to-last-attempt ${(longestRecoveryMs / 1000).toFixed(1)} s; POST answers ${JSON.stringify(Object.fromEntries(answeredWith))}; ` +
         `kill phase ${((killsDone - started) / 1000).toFixed(1)} s, all final ${((finished - started) / 1000).toFixed(1)} s after the first POST; ` +
