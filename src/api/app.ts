@@ -22,6 +22,8 @@ import type { ReconciliationReports } from '../reconciliation/reconciliation-rep
 import type { PaymentService } from './payments/payment-service';
 import type { FraudOpsService } from './fraud/fraud-ops-service';
 import { fraudRoutes } from './routes/fraud';
+import { cardDataRoutes } from './routes/card-data';
+import type { CardDataAttestations } from '../audit/card-data-attestation';
 import { stripeEdge, stripeRoutes, type StripeServices } from './routes/stripe';
 
 export interface AppDependencies {
@@ -39,6 +41,8 @@ export interface AppDependencies {
   reconciliation: ReconciliationReports;
   /** Fraud reports and the review queue (operations). */
   fraud: FraudOpsService;
+  /** Card-data retention attestations from the audit chain (operations). */
+  cardData: CardDataAttestations;
   /** Verifies bearer tokens (src/api/auth); every /v1 and /codec request is authenticated. */
   authenticate: RequestHandler;
   /** The same verifier, for the operators' browser sign-in (./routes/ops-session.ts). */
@@ -61,7 +65,7 @@ export function createApp(deps: AppDependencies): Express {
   app.use(helmet());
   app.use(metricsRoute(metrics));
   // A form post from a browser: the one body that is not JSON.
-  app.use(opsSessionRoutes(deps.verifier));
+  app.use(opsSessionRoutes(deps.verifier, deps.authenticate));
   // Stripe's API is form-encoded: parsed (and Stripe's headers set) for its paths only.
   if (deps.stripe) app.use(stripeEdge());
   app.use(jsonOnly);
@@ -77,6 +81,7 @@ export function createApp(deps: AppDependencies): Express {
   app.use(balanceRoutes(deps.balance));
   app.use(reconciliationRoutes(deps.reconciliation));
   app.use(fraudRoutes(deps.fraud));
+  app.use(cardDataRoutes(deps.cardData));
   if (deps.stripe) app.use(stripeRoutes(deps.stripe));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));

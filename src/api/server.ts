@@ -10,6 +10,7 @@ import { gatewayDataConverter } from '../temporal/data-converter';
 import { EncryptionCodec } from '../temporal/payload-codec';
 import { openPayloadKeyProvider } from '../vault/keys/open-key-provider';
 import { AuditLog } from '../audit/audit-log';
+import { CardDataAttestations } from '../audit/card-data-attestation';
 import { openDb } from '../storage/open-db';
 import { CardIntake } from '../vault/card-intake';
 import { Metrics } from '../observability/metrics';
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
     balance: new BalanceService(new LedgerReader(db)),
     reconciliation: new ReconciliationReports(db),
     fraud: new FraudOpsService(client, audit),
+    cardData: new CardDataAttestations(db),
     metrics: new Metrics(),
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
     verifier,

@@ -41,7 +41,7 @@ export class CardIntake {
     this.publicKeys = new VaultPublicKeys(db, this.now);
   }
 
-  async seal(card: ValidatedCard, context: { actor: string; merchantId?: string }): Promise<SealedCard> {
+  async seal(card: ValidatedCard, context: { actor: string; merchantId?: string; paymentId?: string }): Promise<SealedCard> {
     const intakeRef = newReference('int');
     const cvvRef = newReference('cvv');
     const [intakeKey, epochs] = await Promise.all([this.publicKeys.intake(), this.publicKeys.cvvEpochs()]);
@@ -79,6 +79,7 @@ export class CardIntake {
           actor: context.actor,
           action: 'card.seal',
           merchantId: context.merchantId,
+          paymentId: context.paymentId,
           subject: intakeRef,
           outcome: 'success',
           details: { cvvRef, cvvEpochs: cvvs.map((s) => s.epochId).join(',') },

@@ -14,7 +14,11 @@ import { HPKE_CVV_KEY_ID, HPKE_INTAKE_KEY_ID, INTAKE_INFO, cvvAad, intakeAad } f
 /** A card as the rest of the gateway may know it: public metadata and opaque handles. */
 export interface TokenizedCard {
   token: string;
-  /** Keyed HMAC of the PAN: the same card gives the same fingerprint, whatever the merchant. */
+  /**
+   * The card's fingerprint at this merchant (DESIGN.md §3a): the same card gives the same
+   * fingerprint at one merchant and unrelated ones at two, so a merchant cannot link its
+   * customers' cards to another merchant's. See `merchantFingerprint`.
+   */
   fingerprint: string;
   brand: CardBrand;
   bin: string;
@@ -117,20 +121,22 @@ export class Vault {
     return vault;
   }
 
-  async tokenize(intakeRef: string, context: { merchantId?: string; paymentId?: string } = {}): Promise<TokenizedCard> {
+  async tokenize(intakeRef: string, context: { merchantId: string; paymentId?: string }): Promise<TokenizedCard> {
     return this.db.transaction(async (tx) => {
       const [intake] = await tx.query<EnvelopeColumns & { token: string | null }>(
         'SELECT token, key_id, key_version, wrapped_key, ciphertext FROM card_intakes WHERE id = $1',
         [intakeRef],
       );
       if (!intake) throw new VaultReferenceError('intake_not_found', `Card intake ${intakeRef} does not exist or has expired`);
-      if (intake.token) return this.cardByToken(tx, intake.token); // a retry: the first attempt already tokenized it
+      if (intake.token) return this.cardByToken(tx, intake.token, context.merchantId); // a retry: the first attempt already tokenized it
 
       const sealed = JSON.parse((await this.openIntake(intakeRef, intake)).toString()) as {
         pan: string;
         expMonth: number;
         expYear: number;
       };
+      // The vault's own card key (the same for every merchant): it finds the card's one token. It is
+      // never shown outside the vault; merchants see `merchantFingerprint` of it.
       const fingerprint = `fp_${createHmac('sha256', this.fingerprintKey).update(sealed.pan).digest('base64url').slice(0, 22)}`;
       const now = this.now();
       const [existing] = await tx.query<{ token: string }>('SELECT token FROM cards WHERE fingerprint = $1', [fingerprint]);
@@ -178,7 +184,7 @@ export class Vault {
         { actor: this.actor, action: 'card.tokenize', ...context, subject: token, outcome: 'success', details: { intakeRef, reused: Boolean(existing) } },
         tx,
       );
-      return this.cardByToken(tx, token);
+      return this.cardByToken(tx, token, context.merchantId);
     });
   }
 
@@ -302,16 +308,27 @@ export class Vault {
     );
   }
 
-  async card(token: string): Promise<TokenizedCard> {
-    return this.cardByToken(this.db, token);
+  /** The card as `merchantId` may know it (its fingerprint is that merchant's). */
+  async card(token: string, merchantId: string): Promise<TokenizedCard> {
+    return this.cardByToken(this.db, token, merchantId);
   }
 
-  private async cardByToken(db: Db, token: string): Promise<TokenizedCard> {
+  /**
+   * The fingerprint a merchant sees: a keyed HMAC, under the vault's fingerprint secret, of the
+   * merchant and the vault's own card key. Without the secret (it never leaves the vault worker)
+   * two merchants' fingerprints of one card cannot be linked, and neither names the global one.
+   */
+  private merchantFingerprint(cardKey: string, merchantId: string): string {
+    const mac = createHmac('sha256', this.fingerprintKey).update(`merchant-fingerprint\0${merchantId}\0${cardKey}`).digest('base64url');
+    return `fp_${mac.slice(0, 22)}`;
+  }
+
+  private async cardByToken(db: Db, token: string, merchantId: string): Promise<TokenizedCard> {
     const [row] = await db.query<CardRow>('SELECT * FROM cards WHERE token = $1', [token]);
     if (!row) throw new VaultReferenceError('card_not_found', `Card token ${token} does not exist`);
     return {
       token: row.token,
-      fingerprint: row.fingerprint,
+      fingerprint: this.merchantFingerprint(row.fingerprint, merchantId),
       brand: row.brand,
       bin: row.bin,
       last4: row.last4,

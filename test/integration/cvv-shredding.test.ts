@@ -171,7 +171,7 @@ describe.each([
   /** Seals a card, authorizes with its CVV (as a payment does), and copies the database while the CVV is there. */
   async function storedAndCopied() {
     const sealed = await intake.seal(testCard(TEST_CARDS.visa), { actor: 'api' });
-    const { token } = await vault.tokenize(sealed.intakeRef);
+    const { token } = await vault.tokenize(sealed.intakeRef, { merchantId: 'm_test' });
     expect(await vault.withCardForAuthorization(token, sealed.cvvRef, EXPIRY, {}, async (c) => c.cvc === TEST_CVCS[0])).toBe(true);
     const [seal, ...more] = await store.copyNow(sealed.cvvRef);
     expect(more).toEqual([]);
@@ -261,7 +261,7 @@ describe.each([
   it('with several live vault workers each CVV is sealed to each; a worker that joined later retries towards them', async () => {
     const second = await Vault.open(store.db, cardKeys, audit, { now: () => clock, cvvEpochs: EPOCHS });
     const sealed = await intake.seal(testCard(TEST_CARDS.mastercard), { actor: 'api' });
-    const { token } = await vault.tokenize(sealed.intakeRef);
+    const { token } = await vault.tokenize(sealed.intakeRef, { merchantId: 'm_test' });
     expect(await store.db.query('SELECT epoch_id FROM cvv_seals WHERE cvv_id = $1', [sealed.cvvRef])).toHaveLength(2);
     for (const v of [vault, second]) expect(await v.withCardForAuthorization(token, sealed.cvvRef, EXPIRY, {}, async (c) => c.cvc === TEST_CVCS[0])).toBe(true);
     const late = await Vault.open(store.db, cardKeys, audit, { now: () => clock, cvvEpochs: EPOCHS });

@@ -80,7 +80,7 @@ describe('the API cannot open what it seals', () => {
     expect(report.attempts).toBeGreaterThan(100);
 
     // The vault opens both.
-    const card = await vault.vault.tokenize(intakeRef);
+    const card = await vault.vault.tokenize(intakeRef, { merchantId: 'm_sealed' });
     expect(card).toMatchObject({ brand: 'visa', last4: '4242' });
     const seen = await vault.vault.withCardForAuthorization(card.token, cvvRef, { expMonth: 12, expYear: 2030 }, {}, async (c) => ({
       pan: c.pan === TEST_CARDS.visa,

@@ -91,7 +91,7 @@ describe.each(backends.flatMap((backend) => [localKind, kmsKind].map((kind) => [
       const sealed = await intake.seal(testCard(TEST_CARDS.visa), { actor: 'api', merchantId: 'm_1' });
       expect(sealed.intakeRef).toMatch(/^int_[\w-]{22}$/);
       expect(sealed.cvvRef).toMatch(/^cvv_[\w-]{22}$/);
-      const card = await vault.tokenize(sealed.intakeRef);
+      const card = await vault.tokenize(sealed.intakeRef, { merchantId: 'm_test' });
       expect(card).toEqual({
         token: expect.stringMatching(/^tok_[\w-]{22}$/),
         fingerprint: expect.stringMatching(/^fp_[\w-]{22}$/),
@@ -111,9 +111,9 @@ describe.each(backends.flatMap((backend) => [localKind, kmsKind].map((kind) => [
     });
 
     it('the same card gets the same fingerprint and token; another card does not; tokens are not derived from the PAN', async () => {
-      const first = await vault.tokenize((await intake.seal(testCard(TEST_CARDS.mastercard), { actor: 'api' })).intakeRef);
-      const again = await vault.tokenize((await intake.seal(testCard(TEST_CARDS.mastercard, { exp_year: 2031 }), { actor: 'api' })).intakeRef);
-      const other = await vault.tokenize((await intake.seal(testCard(TEST_CARDS.amex), { actor: 'api' })).intakeRef);
+      const first = await vault.tokenize((await intake.seal(testCard(TEST_CARDS.mastercard), { actor: 'api' })).intakeRef, { merchantId: 'm_test' });
+      const again = await vault.tokenize((await intake.seal(testCard(TEST_CARDS.mastercard, { exp_year: 2031 }), { actor: 'api' })).intakeRef, { merchantId: 'm_test' });
+      const other = await vault.tokenize((await intake.seal(testCard(TEST_CARDS.amex), { actor: 'api' })).intakeRef, { merchantId: 'm_test' });
       expect(again.fingerprint).toBe(first.fingerprint);
       expect(again.token).toBe(first.token);
       expect(again.expYear).toBe(2031); // a reissued card keeps its number and token
@@ -128,7 +128,7 @@ describe.each(backends.flatMap((backend) => [localKind, kmsKind].map((kind) => [
         const otherKeys = new CachingKeyProvider(await kind.create());
         const otherVault = await Vault.open(elsewhere.db, otherKeys, otherAudit);
         const sealed = await new CardIntake(elsewhere.db, otherAudit, { ttlMs: MINUTE }).seal(testCard(TEST_CARDS.mastercard), { actor: 'api' });
-        const there = await otherVault.tokenize(sealed.intakeRef);
+        const there = await otherVault.tokenize(sealed.intakeRef, { merchantId: 'm_test' });
         expect(there.token).not.toBe(first.token);
         expect(there.fingerprint).not.toBe(first.fingerprint);
       } finally {
@@ -136,16 +136,32 @@ describe.each(backends.flatMap((backend) => [localKind, kmsKind].map((kind) => [
       }
     });
 
+    it('fingerprints are per merchant: one card, one token, a fingerprint at each merchant that the other cannot link', async () => {
+      const at = (merchantId: string) => async () =>
+        vault.tokenize((await intake.seal(testCard(TEST_CARDS.visa), { actor: 'api' })).intakeRef, { merchantId });
+      const a1 = await at('m_fp_a')();
+      const a2 = await at('m_fp_a')();
+      const b = await at('m_fp_b')();
+      expect(a2.fingerprint).toBe(a1.fingerprint);
+      expect(b.fingerprint).not.toBe(a1.fingerprint);
+      expect(b.token).toBe(a1.token); // the vault's one card: the fraud engine's key is derived from it, inside the workers
+      expect(b.fingerprint).toMatch(/^fp_[\w-]{22}$/);
+      // Neither merchant's fingerprint is the vault's own card key.
+      const [row] = await store.db.query<{ fingerprint: string }>('SELECT fingerprint FROM cards WHERE token = $1', [a1.token]);
+      expect([a1.fingerprint, b.fingerprint]).not.toContain(row!.fingerprint);
+      expect((await vault.card(a1.token, 'm_fp_b')).fingerprint).toBe(b.fingerprint);
+    });
+
     it('tokenizing the same intake twice (an activity retry) gives the same answer', async () => {
       const { intakeRef } = await intake.seal(testCard(TEST_CARDS.discover), { actor: 'api' });
-      const first = await vault.tokenize(intakeRef);
-      expect(await vault.tokenize(intakeRef)).toEqual(first);
-      await expect(vault.tokenize('int_doesnotexistdoesnotexi')).rejects.toThrow(VaultReferenceError);
+      const first = await vault.tokenize(intakeRef, { merchantId: 'm_test' });
+      expect(await vault.tokenize(intakeRef, { merchantId: 'm_test' })).toEqual(first);
+      await expect(vault.tokenize('int_doesnotexistdoesnotexi', { merchantId: 'm_test' })).rejects.toThrow(VaultReferenceError);
     });
 
     it('gives PAN and CVV to an authorization, and after purgeCvv the CVV is gone for good', async () => {
       const sealed = await intake.seal(testCard(TEST_CARDS.visa), { actor: 'api' });
-      const { token } = await vault.tokenize(sealed.intakeRef);
+      const { token } = await vault.tokenize(sealed.intakeRef, { merchantId: 'm_test' });
       const seen = await vault.withCardForAuthorization(token, sealed.cvvRef, EXPIRY, {}, async (card) => ({
         panMatches: card.pan === TEST_CARDS.visa,
         cvcMatches: card.cvc === TEST_CVCS[0],
@@ -198,7 +214,7 @@ describe.each(backends.flatMap((backend) => [localKind, kmsKind].map((kind) => [
       async function stored() {
         const a = await intake.seal(testCard(TEST_CARDS.visa), { actor: 'api' });
         const b = await intake.seal(testCard(TEST_CARDS.mastercard), { actor: 'api' });
-        return { a, b, tokenA: (await vault.tokenize(a.intakeRef)).token, tokenB: (await vault.tokenize(b.intakeRef)).token };
+        return { a, b, tokenA: (await vault.tokenize(a.intakeRef, { merchantId: 'm_test' })).token, tokenB: (await vault.tokenize(b.intakeRef, { merchantId: 'm_test' })).token };
       }
       const flipLastByte = (buf: Buffer) => Buffer.concat([buf.subarray(0, -1), Buffer.from([buf[buf.length - 1]! ^ 0x01])]);
 
@@ -226,7 +242,7 @@ describe.each(backends.flatMap((backend) => [localKind, kmsKind].map((kind) => [
         const other = await intake.seal(testCard(TEST_CARDS.amex), { actor: 'api' });
         const [sealedIntake] = await store.db.query<{ wrapped_key: Buffer }>('SELECT wrapped_key FROM card_intakes WHERE id = $1', [other.intakeRef]);
         await store.db.execute('UPDATE card_intakes SET wrapped_key = $1 WHERE id = $2', [flipLastByte(sealedIntake!.wrapped_key), other.intakeRef]);
-        await expect(vault.tokenize(other.intakeRef)).rejects.toThrow(CiphertextTamperedError);
+        await expect(vault.tokenize(other.intakeRef, { merchantId: 'm_test' })).rejects.toThrow(CiphertextTamperedError);
       });
 
       it('a ciphertext moved to another record fails to decrypt', async () => {
@@ -246,7 +262,7 @@ describe.each(backends.flatMap((backend) => [localKind, kmsKind].map((kind) => [
     });
 
     it('the wrong master key fails at start-up, not at the first payment', async () => {
-      await vault.tokenize((await intake.seal(testCard(TEST_CARDS.visa), { actor: 'api' })).intakeRef);
+      await vault.tokenize((await intake.seal(testCard(TEST_CARDS.visa), { actor: 'api' })).intakeRef, { merchantId: 'm_test' });
       if (kind.name === 'local') {
         // Another key file: the vault refuses to open on this database.
         await expect(Vault.open(store.db, await kind.create(), audit)).rejects.toThrow(KeyUnwrapError);
@@ -261,7 +277,7 @@ describe.each(backends.flatMap((backend) => [localKind, kmsKind].map((kind) => [
 
     it('rotation re-wraps every data key under the new master key without touching the data; old keys decrypt until then', async () => {
       const before = await intake.seal(testCard(TEST_CARDS.visa), { actor: 'api' });
-      const { token } = await vault.tokenize(before.intakeRef);
+      const { token } = await vault.tokenize(before.intakeRef, { merchantId: 'm_test' });
       const [oldRow] = await store.db.query<{ key_id: string; key_version: number; ciphertext: Buffer }>(
         'SELECT key_id, key_version, ciphertext FROM cards WHERE token = $1',
         [token],
@@ -291,7 +307,7 @@ describe.each(backends.flatMap((backend) => [localKind, kmsKind].map((kind) => [
       expect(newRow!.ciphertext.equals(oldRow!.ciphertext)).toBe(true); // the data was not touched
       expect(await read(await Vault.open(store.db, rotated, audit))).toBe(true);
       const after = await intake.seal(testCard(TEST_CARDS.visa), { actor: 'api' });
-      expect(await vault.tokenize(after.intakeRef)).toMatchObject({ token });
+      expect(await vault.tokenize(after.intakeRef, { merchantId: 'm_test' })).toMatchObject({ token });
       expect(await read(vault, before.cvvRef)).toBe(true);
       expect(await count("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'key.rotate'", [])).toBe(1);
       // Running it again finds nothing left to do.

@@ -83,7 +83,7 @@ describe('card secret scan', () => {
     const intake = new CardIntake(db, audit, { ttlMs: 60_000 });
     for (let i = 0; i < 100; i++) {
       const sealed = await intake.seal(testCard(Object.values(TEST_CARDS)[i % Object.values(TEST_CARDS).length]!), { actor: 'api' });
-      if (i % 2) await vault.tokenize(sealed.intakeRef);
+      if (i % 2) await vault.tokenize(sealed.intakeRef, { merchantId: 'm_test' });
       if (i % 3) await vault.purgeCvv(sealed.cvvRef);
     }
     await db.close();

@@ -44,6 +44,7 @@ import {
 } from '../../src/api/payments/schemas';
 import type { ReadinessReport } from '../../src/api/readiness';
 import { AuditLog } from '../../src/audit/audit-log';
+import { CardDataAttestations } from '../../src/audit/card-data-attestation';
 import { createLogger } from '../../src/logging/logger';
 import { migrate } from '../../src/storage/migrate';
 import { SqliteDb } from '../../src/storage/sqlite-db';
@@ -214,6 +215,7 @@ describe('OpenAPI document', () => {
       balance: new BalanceService(new LedgerReader(db)),
       reconciliation: new ReconciliationReports(db),
       fraud: new FraudOpsService(client, audit),
+      cardData: new CardDataAttestations(db),
       authenticate: authenticate(createTokenVerifier(auth), { apiKeys: new ApiKeys(db) }),
       verifier: createTokenVerifier(auth),
       stripe: stripeServices({ db, client, intake, payments, records: new PaymentRecords(db, 86_400_000), cvvTtlMs: 60_000, logger: createLogger({ name: 'api', level: 'silent' }) }),

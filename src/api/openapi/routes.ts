@@ -5,6 +5,7 @@ import { cancelBody, captureBody, createPaymentBody, idempotencyKeyHeader, listQ
 import { balanceQuery, balanceTransactionsQuery } from '../balance/schemas';
 import { reconciliationDateParam } from '../reconciliation/schemas';
 import { payloadsBody } from '../routes/codec';
+import { loginQuery, opsSession, sessionQuery } from '../routes/ops-session';
 import { fraudReportBody, reviewListQuery } from '../fraud/schemas';
 import {
   acceptedPayment,
@@ -13,6 +14,7 @@ import {
   reconciliationReport,
   codecPayloads,
   errorResponse,
+  cardDataAttestation,
   fraudReport,
   reviewList,
   health,
@@ -152,23 +154,36 @@ export const ROUTES: RouteSpec[] = [
     method: 'get',
     path: '/ops/login',
     operationId: 'opsLoginPage',
-    summary: "Operators' sign-in page for the Web UI's codec calls",
+    summary: "Operators' sign-in page for the Web UI (served on the UI's origin by the UI proxy)",
     tags: ['operations'],
     auth: 'public',
-    responses: { 200: { description: 'An HTML form to paste a token with the ops scope', contentType: 'text/html', schema: z.string() } },
+    query: loginQuery,
+    responses: { 200: { description: 'An HTML form to paste a token with the ops scope', contentType: 'text/html', schema: z.string() }, 400: E400 },
   },
   {
     method: 'post',
     path: '/ops/session',
     operationId: 'opsSignIn',
-    summary: 'Keeps an ops token in an HttpOnly cookie scoped to /codec, for the Web UI',
+    summary: 'Keeps an ops token in an HttpOnly, SameSite=Strict cookie for the Web UI and /codec',
     tags: ['operations'],
     auth: 'public',
     responses: {
-      200: { description: 'Signed in', contentType: 'text/html', schema: z.string() },
+      200: { description: 'Signed in (no `next`)', contentType: 'text/html', schema: z.string() },
+      303: { description: 'Signed in: back to `next`, a path on this site', contentType: 'text/html', schema: z.string() },
+      400: E400,
       401: { description: 'The token failed verification', schema: errorResponse },
       403: { description: 'The token lacks the ops scope', schema: errorResponse },
     },
+  },
+  {
+    method: 'get',
+    path: '/ops/session',
+    operationId: 'getOpsSession',
+    summary: "Who the browser's ops cookie (or bearer token) signs in: the UI proxy's session check",
+    tags: ['operations'],
+    auth: { scope: 'ops' },
+    query: sessionQuery,
+    responses: { 200: { description: 'A live ops session', schema: opsSession }, 400: E400, ...AUTH_ERRORS },
   },
   {
     method: 'get',
@@ -350,6 +365,24 @@ export const ROUTES: RouteSpec[] = [
       409: E409,
       ...AUTH_ERRORS,
       503: ACTION_UNAVAILABLE,
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/payments/{id}/card_data',
+    operationId: 'getCardDataAttestation',
+    summary: "When the payment's card was sealed and its CVV destroyed, from the audit chain (operations)",
+    description:
+      'Read from the hash-chained audit log alone, each row checked against its hash and its neighbours: the seal, the tokenization, ' +
+      'every authorization that read the card, and how the CVV was destroyed (after authorization, at review end, by the TTL).',
+    tags: ['operations'],
+    auth: { scope: 'ops' },
+    params: idParam,
+    responses: {
+      200: { description: 'The attestation', schema: cardDataAttestation },
+      400: E400,
+      404: error('No card data was ever sealed for this payment'),
+      ...AUTH_ERRORS,
     },
   },
   {

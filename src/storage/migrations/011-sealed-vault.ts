@@ -40,7 +40,7 @@ CREATE INDEX cvv_seals_by_epoch ON cvv_seals (epoch_id);
 `;
 
 export const migration: Migration = {
-  version: 10,
+  version: 11,
   name: 'sealed-vault',
   sqlite: tables('BLOB'),
   postgres: tables('BYTEA'),
