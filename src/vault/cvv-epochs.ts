@@ -1,5 +1,6 @@
 import type { webcrypto } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
+import type { AuditLog } from '../audit/audit-log';
 import type { Db } from '../storage/db';
 import { generateHpkeKeyPair, hpkeOpen, type HpkeSealed } from './crypto/hpke';
 import { cvvInfo } from './sealed-formats';
@@ -10,6 +11,8 @@ export interface CvvEpochOptions {
   /** How often the vault calls `maintain` (its sweep interval): the published liveness covers three of them. */
   maintenanceIntervalMs: number;
   now?: () => number;
+  /** Where each destruction is recorded (`cvv.epoch_destroy`), with the actor. */
+  audit?: { log: AuditLog; actor: string };
 }
 
 /** Seals to an epoch that closed a moment ago may still be committing: wait this long before the epoch can be destroyed. */
@@ -117,7 +120,10 @@ export class CvvEpochs {
       if (Number(left!.n) > 0) continue; // a CVV still waits for its authorization (or a review)
       // The only reference to the private key goes: this is the destruction.
       this.epochs.delete(epoch.id);
-      await this.db.execute('UPDATE cvv_epochs SET destroyed_at = $1 WHERE id = $2', [now, epoch.id]);
+      await this.db.transaction(async (tx) => {
+        await tx.execute('UPDATE cvv_epochs SET destroyed_at = $1 WHERE id = $2', [now, epoch.id]);
+        await this.options.audit?.log.append({ actor: this.options.audit.actor, action: 'cvv.epoch_destroy', subject: epoch.id, outcome: 'success', details: { owner: this.owner } }, tx);
+      });
       destroyed.push(epoch.id);
     }
     return destroyed;

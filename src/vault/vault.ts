@@ -105,7 +105,7 @@ export class Vault {
   ) {
     this.now = options.now ?? Date.now;
     this.actor = options.actor ?? 'worker:vault';
-    this.cvvEpochs = new CvvEpochs(db, { ...(options.cvvEpochs ?? DEFAULT_CVV_EPOCHS), now: this.now });
+    this.cvvEpochs = new CvvEpochs(db, { ...(options.cvvEpochs ?? DEFAULT_CVV_EPOCHS), now: this.now, audit: { log: audit, actor: this.actor } });
   }
 
   /**

@@ -187,6 +187,10 @@ describe.each([
     expect(vault.cvvEpochs.heldEpochIds().length).toBeGreaterThanOrEqual(1);
     const [row] = await store.db.query<{ destroyed_at: number | string | null }>('SELECT destroyed_at FROM cvv_epochs WHERE id = $1', [seal.epoch_id]);
     expect(Number(row!.destroyed_at)).toBe(clock);
+    // The destruction is in the audit chain, so an auditor can date it.
+    const destroyedRows = await store.db.query<{ n: number | string }>("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'cvv.epoch_destroy' AND subject = $1", [seal.epoch_id]);
+    expect(Number(destroyedRows[0]!.n)).toBe(1);
+    expect(await audit.verify()).toMatchObject({ ok: true });
     if (store.serverFilesHold) expect(await store.serverFilesHold(seal.ciphertext)).toBe(true);
 
     const aad = cvvAad(cvvRef);
