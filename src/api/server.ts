@@ -8,15 +8,13 @@ import { exitOnFailure, onShutdown } from '../process/lifecycle';
 import { createLazyClient, temporalAddress } from '../temporal/connection';
 import { gatewayDataConverter } from '../temporal/data-converter';
 import { EncryptionCodec } from '../temporal/payload-codec';
-import { openKeyProvider } from '../vault/keys/open-key-provider';
+import { openPayloadKeyProvider } from '../vault/keys/open-key-provider';
 import { AuditLog } from '../audit/audit-log';
 import { CardDataAttestations } from '../audit/card-data-attestation';
 import { AuthFailureAudit } from '../audit/auth-failure-audit';
 import { startMetricsServer, type MetricsServer } from '../observability/metrics-server';
 import { openDb } from '../storage/open-db';
 import { CardIntake } from '../vault/card-intake';
-import type { DataKeyIssuer } from '../vault/keys/key-provider';
-import { verifyMasterKey } from '../vault/vault';
 import { Metrics } from '../observability/metrics';
 import { authenticate } from './auth/middleware';
 import { ApiKeys } from './auth/api-keys';
@@ -37,15 +35,13 @@ const DAY_MS = 86_400_000;
 async function main(): Promise<void> {
   const env = loadEnv();
   const logger = createLogger({ name: 'api', level: env.LOG_LEVEL });
-  const keys = await openKeyProvider(env);
+  // The payload key only: the API holds no key that opens card data (docs/vault.md, "Keys per process").
+  const keys = await openPayloadKeyProvider(env);
   const db = await openDb({ databaseUrl: env.DATABASE_URL, dataDir: env.DATA_DIR });
-  // The wrong master key stops the API here, not at the first payment.
-  if (keys.kind === 'local') await verifyMasterKey(db, keys);
   const client = createLazyClient(env, gatewayDataConverter(keys));
-  // The API seals cards with an issuer of data keys only: it cannot read a card back.
-  const issuer: DataKeyIssuer = { kind: keys.kind, generateDataKey: (purpose) => keys.generateDataKey(purpose) };
   const audit = new AuditLog(db);
-  const intake = new CardIntake(db, issuer, audit, { ttlMs: env.CVV_TTL_MINUTES * 60_000 });
+  // Seals cards with HPKE to the public keys the vault worker publishes: it cannot read a card back.
+  const intake = new CardIntake(db, audit, { ttlMs: env.CVV_TTL_MINUTES * 60_000 });
   const records = new PaymentRecords(db, env.RECORDS_RETENTION_DAYS * DAY_MS);
   const payments = new PaymentService(client, intake, audit, records, { policy: paymentPolicy(env), authorizationWaitMs: env.AUTHORIZATION_WAIT_MS });
   const authConfig = loadAuthConfig(process.env, env.DATA_DIR);

@@ -18,6 +18,7 @@ import { startDevServer, type DevServer } from '../temporal/dev-server';
 import { ensureSearchAttributes } from '../temporal/search-attributes';
 import { ALL_QUEUES } from '../temporal/task-queues';
 import { ManagedProcess } from './managed-process';
+import { processEnv } from './process-keys';
 
 const log = (line: string) => process.stdout.write(`[gateway] ${line}\n`);
 
@@ -61,19 +62,20 @@ async function main(): Promise<void> {
   };
   // The acquirer sandbox stands in for a card acquirer on this machine (README, "Test cards").
   const children = [
-    new ManagedProcess({ name: 'acquirer-sandbox', script: path.join(__dirname, '..', 'acquirer', 'sandbox', 'server.js'), env: childEnv, log }),
+    // Each process gets only the key files its role needs (./process-keys.ts).
+    new ManagedProcess({ name: 'acquirer-sandbox', script: path.join(__dirname, '..', 'acquirer', 'sandbox', 'server.js'), env: processEnv('acquirer-sandbox', childEnv, env), log }),
     ...ALL_QUEUES.map(
-      (queue, i) => new ManagedProcess({ name: `worker:${queue}`, script: path.join(__dirname, '..', 'workers', `${queue}.js`), env: { ...childEnv, ...workerMetricsEnv(env.WORKER_METRICS_BASE_PORT, i) }, log }),
+      (queue, i) => new ManagedProcess({ name: `worker:${queue}`, script: path.join(__dirname, '..', 'workers', `${queue}.js`), env: { ...processEnv(queue, childEnv, env), ...workerMetricsEnv(env.WORKER_METRICS_BASE_PORT, i) }, log }),
     ),
     // The API's metrics have their own port after the workers' (never the public PORT).
-    new ManagedProcess({ name: 'api', script: path.join(__dirname, '..', 'api', 'server.js'), env: { ...childEnv, ...apiMetricsEnv(env.WORKER_METRICS_BASE_PORT) }, log }),
+    new ManagedProcess({ name: 'api', script: path.join(__dirname, '..', 'api', 'server.js'), env: { ...processEnv('api', childEnv, env), ...apiMetricsEnv(env.WORKER_METRICS_BASE_PORT) }, log }),
   ];
   // The Web UI, the codec endpoint and the ops sign-in on one origin (README, "Operator guide").
   const uiProxy = devServer
     ? new ManagedProcess({
         name: 'ui-proxy',
         script: path.join(__dirname, '..', 'ui-proxy', 'server.js'),
-        env: { ...childEnv, UI_PROXY_PORT: String(env.TEMPORAL_UI_PORT), UI_PROXY_API_URL: `http://127.0.0.1:${env.PORT}`, UI_PROXY_TEMPORAL_UI_URL: devServer.uiUrl.replace('localhost', '127.0.0.1') },
+        env: { ...processEnv('ui-proxy', childEnv, env), UI_PROXY_PORT: String(env.TEMPORAL_UI_PORT), UI_PROXY_API_URL: `http://127.0.0.1:${env.PORT}`, UI_PROXY_TEMPORAL_UI_URL: devServer.uiUrl.replace('localhost', '127.0.0.1') },
         log,
       })
     : undefined;

@@ -49,8 +49,10 @@ export const envSchema = z.object({
   DATABASE_URL: z.string().trim().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
   /** Where data keys come from: a local master key file (default) or AWS KMS. */
   KEY_PROVIDER: z.enum(['local', 'aws-kms']).default('local'),
-  /** The local master key file; default DATA_DIR/keys/master-key.json. Created 0600 on first start. */
+  /** The vault's local master key file (vault worker only); default DATA_DIR/keys/master-key.json. Created 0600 on first start. */
   MASTER_KEY_FILE: optionalPath,
+  /** The Temporal payload key file every process is given; default DATA_DIR/keys/payload-key.json. Created 0600 on first start. */
+  PAYLOAD_KEY_FILE: optionalPath,
   KMS_KEY_ID: z.string().trim().min(1).optional(),
   /** A KMS-compatible endpoint (VPC endpoint, or a local KMS for tests); AWS's own by default. */
   KMS_ENDPOINT: z.string().trim().url().optional(),

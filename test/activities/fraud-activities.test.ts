@@ -37,7 +37,7 @@ describe('fraud activities', () => {
     await migrate(db);
     const keys = new CachingKeyProvider(LocalKeyProvider.open(path.join(dir, 'master-key.json')));
     const audit = new AuditLog(db);
-    const intake = new CardIntake(db, keys, audit, { ttlMs: 60_000 });
+    const intake = new CardIntake(db, audit, { ttlMs: 60_000 });
     const vault = await Vault.open(db, keys, audit);
     tokenize = async (pan) => vault.tokenize((await intake.seal(testCard(pan), { actor: 'api' })).intakeRef, { merchantId: 'm_test' });
     store = new FraudStore(db);
@@ -125,7 +125,7 @@ describe('fraud activities with the model', () => {
     await migrate(db);
     const keys = new CachingKeyProvider(LocalKeyProvider.open(path.join(dir, 'master-key.json')));
     const audit = new AuditLog(db);
-    const intake = new CardIntake(db, keys, audit, { ttlMs: 60_000 });
+    const intake = new CardIntake(db, audit, { ttlMs: 60_000 });
     const vault = await Vault.open(db, keys, audit);
     tokenize = async (pan) => vault.tokenize((await intake.seal(testCard(pan), { actor: 'api' })).intakeRef, { merchantId: 'm_test' });
     const model = FraudModel.load(defaultModelFile());

@@ -33,7 +33,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('card-data attestation 
     const keys = new CachingKeyProvider(LocalKeyProvider.open(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'keys-')), 'master-key.json')));
     clock = Date.UTC(2026, 11, 3, 9, 0, 0);
     const audit = new AuditLog(store.db, () => clock);
-    intake = new CardIntake(store.db, keys, audit, { ttlMs: 30 * MINUTE, now: () => clock });
+    intake = new CardIntake(store.db, audit, { ttlMs: 30 * MINUTE, now: () => clock });
     vault = await Vault.open(store.db, keys, audit, { now: () => clock });
     attestations = new CardDataAttestations(store.db);
   });

@@ -76,15 +76,24 @@ describe('docker-compose.yml', () => {
     expect(proxy.volumes ?? []).not.toContain('keys:/keys');
   });
 
-  it('the services that share card data share one database and one master key, and the API has a JWT secret', () => {
+  it('the services that share card data share one database; only the vault worker has the master key; the API has a JWT secret', () => {
     for (const name of ['api', 'worker-vault', 'worker-fraud']) {
       expect(services[name]!.environment!.DATABASE_URL).toMatch(/^postgres:\/\/.+@postgresql:5432\/gateway$/);
     }
     expect(services.postgresql!.environment!.POSTGRES_DB).toBe('gateway');
     for (const name of ['api', ...ALL_QUEUES.map((q) => `worker-${q}`)]) {
-      expect(services[name]!.environment!.MASTER_KEY_FILE).toBe('/keys/master-key.json');
-      expect(services[name]!.volumes).toContain('keys:/keys');
+      // Every process: the Temporal payload key, on its own volume.
+      expect(services[name]!.environment!.PAYLOAD_KEY_FILE).toBe('/keys/payload/payload-key.json');
+      expect(services[name]!.volumes).toContain('payload-keys:/keys/payload');
+      // Only the vault worker: the master key that wraps card data, on a volume nobody else mounts.
+      const isVault = name === 'worker-vault';
+      expect([name, services[name]!.environment!.MASTER_KEY_FILE]).toEqual([name, isVault ? '/keys/vault/master-key.json' : undefined]);
+      expect([name, (services[name]!.volumes ?? []).some((v) => v.startsWith('vault-keys:'))]).toEqual([name, isVault]);
     }
+    for (const [name, service] of Object.entries(services)) {
+      if (name !== 'worker-vault') expect([name, (service.volumes ?? []).some((v) => v.startsWith('vault-keys:'))]).toEqual([name, false]);
+    }
+    expect(services['acquirer-sandbox']!.volumes ?? []).not.toContain('payload-keys:/keys/payload');
     expect(services.api!.environment!.JWT_SECRET).toMatch(/^\$\{JWT_SECRET:\?/);
   });
 

@@ -201,7 +201,7 @@ describe('OpenAPI document', () => {
         .setExpirationTime('5m')
         .sign(secret);
     const audit = new AuditLog(db);
-    const intake = new CardIntake(db, keys, audit, { ttlMs: 60_000 });
+    const intake = new CardIntake(db, audit, { ttlMs: 60_000 });
     const payments = new PaymentService(client, intake, audit, new PaymentRecords(db, 86_400_000), {
       policy: { authorizationExpiryMs: 1, reviewDeadlineMs: 1, settlementCutoffUtc: '22:00', refundWindowMs: 1 },
       authorizationWaitMs: 100,
