@@ -1,23 +1,27 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { cardSecrets } from './helpers/test-cards';
+import { findCardSecrets, findCardSecretsInFiles, sqliteFilesUnder } from './helpers/card-secret-scan';
 
 /**
- * The leak scan of every log line the suite produced (DESIGN.md §6): each process a test starts
- * writes to test-output/logs; if any test card number or CVC appears in a log of this run, the
- * run fails.
+ * The leak scan of the run (DESIGN.md §6): every log line the suite's processes wrote to
+ * test-output/logs, and every SQLite file (with its -wal) left under test-output, searched for the
+ * test card numbers and CVCs in any form they could be stored in — bare, hex, base64, JSON — and
+ * the databases cell by cell (./helpers/card-secret-scan.ts). The stacks' own data directories
+ * are scanned the same way before they are deleted (test/helpers/dev-stack.ts, lifecycle-env.ts).
+ * Any hit fails the run.
  */
 export default async function globalTeardown(): Promise<void> {
-  const dir = path.resolve(__dirname, '..', 'test-output', 'logs');
-  if (!fs.existsSync(dir)) return;
-  const secrets = cardSecrets();
-  const hits: string[] = [];
+  const root = path.resolve(__dirname, '..', 'test-output');
+  const dir = path.join(root, 'logs');
   const since = Number(process.env.GATEWAY_TEST_RUN_STARTED ?? 0) - 1000;
-  const files = fs.readdirSync(dir).filter((f) => fs.statSync(path.join(dir, f)).mtimeMs >= since);
-  for (const file of files) {
-    const text = fs.readFileSync(path.join(dir, file), 'latin1');
-    for (const secret of secrets) if (text.includes(secret)) hits.push(`${file}: a test card secret ending ${secret.slice(-4)}`);
+  const ofThisRun = (file: string) => fs.statSync(file).mtimeMs >= since;
+  const logs = fs.existsSync(dir) ? fs.readdirSync(dir).map((f) => path.join(dir, f)).filter((f) => fs.statSync(f).isFile() && ofThisRun(f)) : [];
+  const hits: string[] = [];
+  for (const file of logs) {
+    for (const hit of findCardSecrets(fs.readFileSync(file, 'latin1'))) hits.push(`${path.basename(file)}: ${hit}`);
   }
-  if (hits.length) throw new Error(`Card data leaked into logs:\n${hits.join('\n')}`);
-  console.log(`\nleak scan: ${files.length} log files of this run, no test card number or CVC`);
+  const databases = sqliteFilesUnder(root).filter(ofThisRun);
+  hits.push(...findCardSecretsInFiles(databases));
+  if (hits.length) throw new Error(`Card data leaked into logs or database files:\n${hits.join('\n')}`);
+  console.log(`\nleak scan: ${logs.length} log files and ${databases.length} database files of this run, no test card number or CVC in any form`);
 }

@@ -5,11 +5,12 @@ import { opsCookieAsBearer, opsSessionRoutes } from './routes/ops-session';
 import type { Client } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
 import type { Logger } from '../logging/logger';
-import { httpMetrics, metricsRoute } from '../observability/http-metrics';
+import { httpMetrics } from '../observability/http-metrics';
 import { Metrics } from '../observability/metrics';
 import helmet from 'helmet';
 import { errorHandler, notFoundHandler } from './errors';
-import { jsonOnly, merchantRateLimit } from './middleware/edge';
+import { clientRateLimit, jsonOnly, merchantRateLimit } from './middleware/edge';
+import { methodNotAllowed } from './middleware/method-not-allowed';
 import { requestLogging } from './middleware/request-logging';
 import { codecRoutes } from './routes/codec';
 import { docsRoutes } from './routes/docs';
@@ -22,6 +23,8 @@ import type { ReconciliationReports } from '../reconciliation/reconciliation-rep
 import type { PaymentService } from './payments/payment-service';
 import type { FraudOpsService } from './fraud/fraud-ops-service';
 import { fraudRoutes } from './routes/fraud';
+import { cardDataRoutes } from './routes/card-data';
+import type { CardDataAttestations } from '../audit/card-data-attestation';
 import { stripeEdge, stripeRoutes, type StripeServices } from './routes/stripe';
 
 export interface AppDependencies {
@@ -39,33 +42,51 @@ export interface AppDependencies {
   reconciliation: ReconciliationReports;
   /** Fraud reports and the review queue (operations). */
   fraud: FraudOpsService;
+  /** Card-data retention attestations from the audit chain (operations). */
+  cardData: CardDataAttestations;
   /** Verifies bearer tokens (src/api/auth); every /v1 and /codec request is authenticated. */
   authenticate: RequestHandler;
   /** The same verifier, for the operators' browser sign-in (./routes/ops-session.ts). */
   verifier: TokenVerifier;
-  /** This process's metrics, served at GET /metrics. Default: a fresh registry. */
+  /**
+   * This process's metrics: recorded here, served by its own listener on METRICS_PORT
+   * (src/observability/metrics-server.ts), never on the API's public port. Default: a fresh registry.
+   */
   metrics?: Metrics;
   /** The Stripe-compatible surface (docs/stripe-compat.md); absent in apps built without it (unit tests). */
   stripe?: StripeServices;
   /** Requests per merchant per minute. */
   rateLimitPerMinute?: number;
+  /** Requests per client address per minute, before authentication. Default 1200. */
+  clientRateLimitPerMinute?: number;
+  /** Express's `trust proxy` (TRUST_PROXY): which proxies' X-Forwarded-For/-Proto are believed. Default false. */
+  trustProxy?: boolean | number | string[];
+  /** The audience a token needs to open an ops session (./routes/ops-session.ts). */
+  opsAudience?: string;
+  /** How long GET /readyz reuses its last answer (./readiness-cache.ts). */
+  readinessCacheMs?: number;
 }
 
 /** The Express application, without listening: tests mount it on an ephemeral port. */
 export function createApp(deps: AppDependencies): Express {
   const app = express();
   app.disable('x-powered-by');
+  // Behind a TLS-terminating proxy: req.ip and req.secure (the ops cookie's Secure) from its headers.
+  app.set('trust proxy', deps.trustProxy ?? false);
   const metrics = deps.metrics ?? new Metrics();
   app.use(httpMetrics(metrics)); // first: it must see every request, 404s and body-parser errors too
   app.use(requestLogging(deps.logger));
   app.use(helmet());
-  app.use(metricsRoute(metrics));
+  // Probes first: an orchestrator's liveness and readiness checks are never rate limited
+  // (/readyz bounds its own cost: ./readiness-cache.ts).
+  app.use(healthRoutes(deps.client, deps.readinessTimeoutMs, { readinessCacheMs: deps.readinessCacheMs }));
+  // Per client address, before any token is verified or any failure audited.
+  app.use(clientRateLimit(deps.clientRateLimitPerMinute ?? 1200));
   // A form post from a browser: the one body that is not JSON.
-  app.use(opsSessionRoutes(deps.verifier));
+  app.use(opsSessionRoutes(deps.verifier, deps.authenticate, { opsAudience: deps.opsAudience }));
   // Stripe's API is form-encoded: parsed (and Stripe's headers set) for its paths only.
   if (deps.stripe) app.use(stripeEdge());
   app.use(jsonOnly);
-  app.use(healthRoutes(deps.client, deps.readinessTimeoutMs));
   // Public: the OpenAPI description generated from the request schemas, and its reference page.
   app.use(docsRoutes());
   // The codec endpoint takes batches of payloads from the Web UI: a larger limit than the API's own.
@@ -77,7 +98,9 @@ export function createApp(deps: AppDependencies): Express {
   app.use(balanceRoutes(deps.balance));
   app.use(reconciliationRoutes(deps.reconciliation));
   app.use(fraudRoutes(deps.fraud));
+  app.use(cardDataRoutes(deps.cardData));
   if (deps.stripe) app.use(stripeRoutes(deps.stripe));
+  app.use(methodNotAllowed(app));
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));
   return app;

@@ -1,5 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from '../logging/logger';
+import { VaultUnavailableError } from '../vault/vault-public-keys';
+import { withoutInternalAddresses } from './public-message';
 
 /**
  * The one error shape of the API, in the spirit of Stripe's:
@@ -57,11 +59,19 @@ function fromBodyParser(err: { type?: string; status?: number; message: string }
 
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
-    const known = err instanceof ApiError ? err : fromBodyParser(err as { type?: string; message: string });
+    const known =
+      err instanceof ApiError
+        ? err
+        : err instanceof VaultUnavailableError
+          ? new ApiError(503, 'api_error', 'vault_unavailable', 'The card vault cannot take cards right now; retry shortly')
+          : fromBodyParser(err as { type?: string; message: string });
     const apiError = known ?? new ApiError(500, 'api_error', 'internal_error', 'Something went wrong on our side; it has been logged');
     // req.log carries the request id (./middleware/request-logging.ts); the process logger is the fallback.
     if (!known) ((req as { log?: Logger }).log ?? logger).error({ err, method: req.method, path: req.path }, 'unhandled error');
     if (apiError.status === 429) res.set('Retry-After', '60');
-    res.status(apiError.status).json(apiError.toBody());
+    const body = apiError.toBody();
+    // The message may pass a library's on (./public-message.ts): the client never reads an internal address.
+    body.error.message = withoutInternalAddresses(body.error.message);
+    res.status(apiError.status).json(body);
   };
 }

@@ -2,6 +2,7 @@ import os from 'node:os';
 import type { Client } from '@temporalio/client';
 import { readinessWorkflow, type QueueCheck } from '../workflows/readiness';
 import { TASK_QUEUES } from '../temporal/task-queues';
+import { withoutInternalAddresses } from './public-message';
 
 export interface ComponentCheck {
   component: string;
@@ -67,7 +68,9 @@ function queueCheck(check: QueueCheck): ComponentCheck {
   return { component: `queue:${check.queue}`, ok: check.ok, detail: check.detail };
 }
 
-function report(checks: ComponentCheck[]): ReadinessReport {
+function report(raw: ComponentCheck[]): ReadinessReport {
+  // /readyz is public: the details (gRPC errors, which worker answered) lose their internal addresses.
+  const checks = raw.map((c) => ({ ...c, detail: withoutInternalAddresses(c.detail) }));
   const failed = checks.filter((c) => !c.ok);
   return {
     ready: failed.length === 0,

@@ -8,12 +8,13 @@ import { exitOnFailure, onShutdown } from '../process/lifecycle';
 import { createLazyClient, temporalAddress } from '../temporal/connection';
 import { gatewayDataConverter } from '../temporal/data-converter';
 import { EncryptionCodec } from '../temporal/payload-codec';
-import { openKeyProvider } from '../vault/keys/open-key-provider';
+import { openPayloadKeyProvider } from '../vault/keys/open-key-provider';
 import { AuditLog } from '../audit/audit-log';
+import { CardDataAttestations } from '../audit/card-data-attestation';
+import { AuthFailureAudit } from '../audit/auth-failure-audit';
+import { startMetricsServer, type MetricsServer } from '../observability/metrics-server';
 import { openDb } from '../storage/open-db';
 import { CardIntake } from '../vault/card-intake';
-import type { DataKeyIssuer } from '../vault/keys/key-provider';
-import { verifyMasterKey } from '../vault/vault';
 import { Metrics } from '../observability/metrics';
 import { authenticate } from './auth/middleware';
 import { ApiKeys } from './auth/api-keys';
@@ -34,18 +35,22 @@ const DAY_MS = 86_400_000;
 async function main(): Promise<void> {
   const env = loadEnv();
   const logger = createLogger({ name: 'api', level: env.LOG_LEVEL });
-  const keys = await openKeyProvider(env);
+  // The payload key only: the API holds no key that opens card data (docs/vault.md, "Keys per process").
+  const keys = await openPayloadKeyProvider(env);
   const db = await openDb({ databaseUrl: env.DATABASE_URL, dataDir: env.DATA_DIR });
-  // The wrong master key stops the API here, not at the first payment.
-  if (keys.kind === 'local') await verifyMasterKey(db, keys);
   const client = createLazyClient(env, gatewayDataConverter(keys));
-  // The API seals cards with an issuer of data keys only: it cannot read a card back.
-  const issuer: DataKeyIssuer = { kind: keys.kind, generateDataKey: (purpose) => keys.generateDataKey(purpose) };
   const audit = new AuditLog(db);
-  const intake = new CardIntake(db, issuer, audit, { ttlMs: env.CVV_TTL_MINUTES * 60_000 });
+  // Seals cards with HPKE to the public keys the vault worker publishes: it cannot read a card back.
+  const intake = new CardIntake(db, audit, { ttlMs: env.CVV_TTL_MINUTES * 60_000 });
   const records = new PaymentRecords(db, env.RECORDS_RETENTION_DAYS * DAY_MS);
   const payments = new PaymentService(client, intake, audit, records, { policy: paymentPolicy(env), authorizationWaitMs: env.AUTHORIZATION_WAIT_MS });
-  const verifier = createTokenVerifier(loadAuthConfig(process.env, env.DATA_DIR));
+  const authConfig = loadAuthConfig(process.env, env.DATA_DIR);
+  const verifier = createTokenVerifier(authConfig);
+  // Counted per request, written once a second: a flood of bad tokens does not queue on the audit lock card sealing needs.
+  const authFailures = new AuthFailureAudit(db, audit, {
+    onError: (err, lost) => logger.error({ err, lost }, 'authentication failures could not be audited'),
+  });
+  const metrics = new Metrics();
   const app = createApp({
     client,
     logger,
@@ -57,16 +62,26 @@ async function main(): Promise<void> {
     balance: new BalanceService(new LedgerReader(db)),
     reconciliation: new ReconciliationReports(db),
     fraud: new FraudOpsService(client, audit),
-    metrics: new Metrics(),
+    cardData: new CardDataAttestations(db),
+    metrics,
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE,
+    clientRateLimitPerMinute: env.CLIENT_RATE_LIMIT_PER_MINUTE,
+    trustProxy: env.TRUST_PROXY,
+    opsAudience: authConfig.opsAudience,
+    readinessCacheMs: env.READINESS_CACHE_MS,
     verifier,
     authenticate: authenticate(verifier, {
       apiKeys: new ApiKeys(db),
-      onFailure: async (reason, req) => {
-        await audit.append({ actor: 'anonymous', action: 'auth.failure', outcome: 'failure', details: { code: reason.code, path: req.path } });
-      },
+      onFailure: (reason, req) => authFailures.record(reason.code, req.path),
     }),
   });
+
+  // Prometheus scrapes its own listener (METRICS_PORT, on METRICS_HOST): the public API port serves no /metrics.
+  let metricsServer: MetricsServer | undefined;
+  if (env.METRICS_PORT !== undefined) {
+    metricsServer = await startMetricsServer(metrics, env.METRICS_PORT, { host: env.METRICS_HOST });
+    logger.info({ port: metricsServer.port, host: env.METRICS_HOST ?? 'all interfaces' }, `API metrics on :${metricsServer.port}/metrics`);
+  }
 
   // HTTPS when a certificate and key are configured; graceful shutdown is the same either way.
   const server =
@@ -82,7 +97,9 @@ async function main(): Promise<void> {
     // close() stops accepting connections and waits for in-flight requests; idle keep-alive
     // connections are closed at once so the wait is only for real work.
     server.close(() => {
-      void Promise.allSettled([client.connection.close(), db.close()]).finally(() => logger.info('API stopped'));
+      void Promise.allSettled([client.connection.close(), metricsServer?.close(), authFailures.close()])
+        .then(() => db.close())
+        .finally(() => logger.info('API stopped'));
     });
     server.closeIdleConnections();
   });

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { ApiError } from './errors';
+import { issueCode } from './free-text';
 
 /**
  * Validates input at the edge with a zod schema. The first problem becomes a 400 in the API's
@@ -14,11 +15,12 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, where
   const issue = result.error.issues[0]!;
   const path = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
   const code =
-    issue.code === 'unrecognized_keys'
+    issueCode(issue) ??
+    (issue.code === 'unrecognized_keys'
       ? 'parameter_unknown'
       : issue.code === 'invalid_type' && /received undefined/.test(issue.message)
         ? 'parameter_missing'
-        : 'parameter_invalid';
+        : 'parameter_invalid');
   const param = issue.code === 'unrecognized_keys' ? [path, issue.keys[0]].filter(Boolean).join('.') : path;
   // Messages name the field and what it must be; they never echo the value (it may be card data).
   const message = issue.code === 'unrecognized_keys' ? `Unknown parameter ${param}` : `${param || where}: ${issue.message}`;

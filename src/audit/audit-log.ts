@@ -8,6 +8,8 @@ export type AuditAction =
   | 'cvv.retain'
   | 'cvv.purge'
   | 'cvv.expire'
+  /** A CVV epoch's private key dropped: every CVV sealed to it is unrecoverable from then on (docs/vault.md). */
+  | 'cvv.epoch_destroy'
   | 'key.rotate'
   | 'payment.capture'
   | 'payment.cancel'

@@ -2,11 +2,13 @@
  * `npm start`: the whole gateway in one terminal (README, "Running it").
  *
  * Without TEMPORAL_ADDRESS it provisions and starts the embedded Temporal dev server (state in
- * DATA_DIR/temporal.db, Web UI on TEMPORAL_UI_PORT); with it, it connects to that cluster instead.
+ * DATA_DIR/temporal.db), its Web UI on an internal loopback port behind the gateway's UI proxy on
+ * TEMPORAL_UI_PORT (src/ui-proxy); with it, it connects to that cluster instead.
  * Then one worker process per task queue, and the API. Ctrl-C stops them in the order that loses
  * nothing: the API (no new payments), the workers (in-flight tasks finish), the server last.
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { loadEnv } from '../config/env';
@@ -16,6 +18,7 @@ import { startDevServer, type DevServer } from '../temporal/dev-server';
 import { ensureSearchAttributes } from '../temporal/search-attributes';
 import { ALL_QUEUES } from '../temporal/task-queues';
 import { ManagedProcess } from './managed-process';
+import { processEnv } from './process-keys';
 
 const log = (line: string) => process.stdout.write(`[gateway] ${line}\n`);
 
@@ -32,12 +35,14 @@ async function main(): Promise<void> {
     devServer = await startDevServer({
       binary: cli.path,
       port: env.TEMPORAL_DEV_PORT,
-      uiPort: env.TEMPORAL_UI_PORT,
+      // Operators reach the UI only through the UI proxy on TEMPORAL_UI_PORT, which requires an ops session.
+      uiPort: await freeLoopbackPort(),
       dbFile: path.join(env.DATA_DIR, 'temporal.db'),
       pidFile: path.join(env.DATA_DIR, 'temporal-dev-server.pid'),
       namespace: env.TEMPORAL_NAMESPACE,
       // The Web UI asks the API to decode payloads, so operators see payment state, not ciphertext.
-      uiCodecEndpoint: `http://localhost:${env.PORT}/codec`,
+      // Relative: the proxy serves /codec on the UI's own origin, whatever host name the browser used.
+      uiCodecEndpoint: '/codec',
       output: 'inherit',
     });
     address = devServer.address;
@@ -57,15 +62,27 @@ async function main(): Promise<void> {
   };
   // The acquirer sandbox stands in for a card acquirer on this machine (README, "Test cards").
   const children = [
-    new ManagedProcess({ name: 'acquirer-sandbox', script: path.join(__dirname, '..', 'acquirer', 'sandbox', 'server.js'), env: childEnv, log }),
+    // Each process gets only the key files its role needs (./process-keys.ts).
+    new ManagedProcess({ name: 'acquirer-sandbox', script: path.join(__dirname, '..', 'acquirer', 'sandbox', 'server.js'), env: processEnv('acquirer-sandbox', childEnv, env), log }),
     ...ALL_QUEUES.map(
-      (queue, i) => new ManagedProcess({ name: `worker:${queue}`, script: path.join(__dirname, '..', 'workers', `${queue}.js`), env: { ...childEnv, ...workerMetricsEnv(env.WORKER_METRICS_BASE_PORT, i) }, log }),
+      (queue, i) => new ManagedProcess({ name: `worker:${queue}`, script: path.join(__dirname, '..', 'workers', `${queue}.js`), env: { ...processEnv(queue, childEnv, env), ...workerMetricsEnv(env.WORKER_METRICS_BASE_PORT, i) }, log }),
     ),
-    new ManagedProcess({ name: 'api', script: path.join(__dirname, '..', 'api', 'server.js'), env: childEnv, log }),
+    // The API's metrics have their own port after the workers' (never the public PORT).
+    new ManagedProcess({ name: 'api', script: path.join(__dirname, '..', 'api', 'server.js'), env: { ...processEnv('api', childEnv, env), ...apiMetricsEnv(env.WORKER_METRICS_BASE_PORT) }, log }),
   ];
+  // The Web UI, the codec endpoint and the ops sign-in on one origin (README, "Operator guide").
+  const uiProxy = devServer
+    ? new ManagedProcess({
+        name: 'ui-proxy',
+        script: path.join(__dirname, '..', 'ui-proxy', 'server.js'),
+        env: { ...processEnv('ui-proxy', childEnv, env), UI_PROXY_PORT: String(env.TEMPORAL_UI_PORT), UI_PROXY_API_URL: `http://127.0.0.1:${env.PORT}`, UI_PROXY_TEMPORAL_UI_URL: devServer.uiUrl.replace('localhost', '127.0.0.1') },
+        log,
+      })
+    : undefined;
+  uiProxy?.start();
   for (const child of children) child.start();
   if (env.WORKER_METRICS_BASE_PORT > 0) {
-    log(`metrics: the API at http://localhost:${env.PORT}/metrics; ${ALL_QUEUES.map((q, i) => `${q} :${env.WORKER_METRICS_BASE_PORT + 2 * i}`).join(', ')} (/metrics, with the Temporal SDK's series)`);
+    log(`metrics: the API at http://localhost:${apiMetricsEnv(env.WORKER_METRICS_BASE_PORT).METRICS_PORT}/metrics; ${ALL_QUEUES.map((q, i) => `${q} :${env.WORKER_METRICS_BASE_PORT + 2 * i}`).join(', ')} (/metrics, with the Temporal SDK's series)`);
   }
 
   let shuttingDown = false;
@@ -74,7 +91,7 @@ async function main(): Promise<void> {
     shuttingDown = true;
     log(`${signal}: stopping the API, then the workers, then Temporal`);
     const api = children[children.length - 1]!;
-    await api.stop(10_000);
+    await Promise.all([api.stop(10_000), uiProxy?.stop(5_000)]);
     await Promise.all(children.slice(1, -1).map((worker) => worker.stop(30_000)));
     await children[0]!.stop(10_000); // the sandbox last, so workers finishing a call still reach it
     await devServer?.stop();
@@ -85,7 +102,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
   const apiUrl = `http://localhost:${env.PORT}`;
-  log(`API ${apiUrl} · readiness ${apiUrl}/readyz${devServer ? ` · Temporal Web UI ${devServer.uiUrl}` : ''}`);
+  log(`API ${apiUrl} · readiness ${apiUrl}/readyz${devServer ? ` · Temporal Web UI http://localhost:${env.TEMPORAL_UI_PORT} (sign in with an ops token)` : ''}`);
   await announceReadiness(apiUrl, startedAt, () => shuttingDown);
 }
 
@@ -128,4 +145,19 @@ main().catch((err: Error) => {
 function workerMetricsEnv(base: number, index: number): Record<string, string> {
   if (base === 0) return {};
   return { METRICS_PORT: String(base + 2 * index), TEMPORAL_METRICS_PORT: String(base + 2 * index + 1) };
+}
+
+/** A loopback port that was free a moment ago, for the dev server's own UI behind the proxy. */
+async function freeLoopbackPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** The API's metrics port under `npm start`: the one after the last worker's pair. */
+function apiMetricsEnv(base: number): Record<string, string> {
+  if (base === 0) return {};
+  return { METRICS_PORT: String(base + 2 * ALL_QUEUES.length) };
 }

@@ -72,7 +72,8 @@ async function main(): Promise<void> {
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(merchant)
     .setIssuer(config.issuer)
-    .setAudience(config.audience)
+    // An ops token is also for the ops audience: only those open a browser ops session (src/api/routes/ops-session.ts).
+    .setAudience(scopes.includes('ops') ? [config.audience, config.opsAudience] : config.audience)
     .setIssuedAt(now)
     .setExpirationTime(now + ttl)
     .setJti(randomUUID())

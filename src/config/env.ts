@@ -51,8 +51,10 @@ export const envSchema = z.object({
   DATABASE_URL: z.string().trim().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
   /** Where data keys come from: a local master key file (default) or AWS KMS. */
   KEY_PROVIDER: z.enum(['local', 'aws-kms']).default('local'),
-  /** The local master key file; default DATA_DIR/keys/master-key.json. Created 0600 on first start. */
+  /** The vault's local master key file (vault worker only); default DATA_DIR/keys/master-key.json. Created 0600 on first start. */
   MASTER_KEY_FILE: optionalPath,
+  /** The Temporal payload key file every process is given; default DATA_DIR/keys/payload-key.json. Created 0600 on first start. */
+  PAYLOAD_KEY_FILE: optionalPath,
   KMS_KEY_ID: z.string().trim().min(1).optional(),
   /** A KMS-compatible endpoint (VPC endpoint, or a local KMS for tests); AWS's own by default. */
   KMS_ENDPOINT: z.string().trim().url().optional(),
@@ -88,8 +90,13 @@ export const envSchema = z.object({
    * replay of the payment's history for every task and query (2-3x less throughput, docs/replay.md).
    */
   PAYMENTS_WORKFLOW_CACHE_SIZE: z.coerce.number().int().min(0).max(100_000).optional(),
-  /** A worker's Prometheus endpoint: http://<host>:METRICS_PORT/metrics. Unset: none. The API serves /metrics on PORT. */
+  /**
+   * A process's Prometheus endpoint: http://<host>:METRICS_PORT/metrics, a listener of its own (for
+   * the API too: /metrics is never served on the public PORT). Unset: none.
+   */
   METRICS_PORT: port.optional(),
+  /** The interface METRICS_PORT listens on. Default: all (a Prometheus in another container scrapes it). */
+  METRICS_HOST: z.string().trim().min(1).optional(),
   /** Loopback port of the Temporal SDK's own exporter, re-served on METRICS_PORT. Default METRICS_PORT + 1. */
   TEMPORAL_METRICS_PORT: port.optional(),
   /**
@@ -102,8 +109,26 @@ export const envSchema = z.object({
   API_TLS_KEY: optionalPath,
   /** Requests per merchant per minute before 429. */
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().max(1_000_000).default(600),
+  /** Requests per client address per minute before 429, counted before authentication. */
+  CLIENT_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().max(1_000_000).default(1200),
+  /**
+   * Express's `trust proxy`: which proxies in front of the API may say, in X-Forwarded-For and
+   * X-Forwarded-Proto, who the client is and whether it used TLS. `false` (default): none, the
+   * socket's peer is the client. `true`: any; a number: that many hops; otherwise a comma list of
+   * addresses, subnets or Express's names (`loopback`, `uniquelocal`).
+   */
+  TRUST_PROXY: z
+    .string()
+    .trim()
+    .regex(/^(true|false|\d{1,2}|[\w.:/,\s-]+)$/, 'must be true, false, a hop count or a comma list of addresses/subnets')
+    .optional()
+    .transform((v): boolean | number | string[] =>
+      v === undefined || v === 'false' ? false : v === 'true' ? true : /^\d+$/.test(v) ? Number(v) : v.split(',').map((a) => a.trim()).filter(Boolean),
+    ),
   /** How long GET /readyz waits for its probe workflow before it answers 503. */
   READINESS_TIMEOUT_MS: z.coerce.number().int().min(500).max(60_000).default(5_000),
+  /** How long GET /readyz reuses its last answer; probes never overlap (src/api/readiness-cache.ts). */
+  READINESS_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(2_000),
 });
 
 export type Env = z.infer<typeof envSchema>;

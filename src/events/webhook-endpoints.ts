@@ -99,7 +99,12 @@ export class WebhookEndpoints {
   }
 
   async attempts(endpointId: string, limit: number): Promise<WebhookAttemptRow[]> {
-    return this.db.query<WebhookAttemptRow>(`SELECT * FROM webhook_attempts WHERE endpoint_id = $1 ORDER BY at DESC, attempt DESC LIMIT ${Math.max(1, Math.min(100, limit))}`, [endpointId]);
+    // The limit is bound like every other value (semgrep gateway.sql-built-from-string): no SQL text
+    // is ever built from a caller's value, even a clamped number.
+    return this.db.query<WebhookAttemptRow>('SELECT * FROM webhook_attempts WHERE endpoint_id = $1 ORDER BY at DESC, attempt DESC LIMIT $2', [
+      endpointId,
+      Math.max(1, Math.min(100, Math.trunc(limit))),
+    ]);
   }
 }
 

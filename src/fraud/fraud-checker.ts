@@ -85,10 +85,16 @@ export class FraudChecker {
     let scored: { score: number; decision: FraudOutcome; version: string } | undefined;
     return this.store
       .withTransaction(async (store) => {
+        // The fraud engine's own card key, the same at every merchant (the fingerprint a payment
+        // carries is the merchant's own, DESIGN.md §3a): velocity, the blocklist and the features
+        // all key on it, and it is never written into anything a merchant reads.
+        // A check scheduled before payments carried the token (the first release) has only the
+        // fingerprint, which was global then: it stands in.
         const cardKey = input.cardToken ? cardKeyOf(input.cardToken) : `fp:${input.card.fingerprint}`;
+        const ruleKey = input.cardToken ? cardKey : input.card.fingerprint;
         const entities = [cardEntity(cardKey), merchantEntity(input.merchantId)];
-        // The card's fingerprint lock first, then the feature states' (one round trip on PostgreSQL).
-        await store.lockFingerprintAnd(input.card.fingerprint, this.model ? entityLocks(entities) : []);
+        // The card's lock first, then the feature states' (one round trip on PostgreSQL).
+        await store.lockFingerprintAnd(ruleKey, this.model ? entityLocks(entities) : []);
         const previous = await store.findCheck(input.paymentId);
         if (previous) {
           const score = await store.features.findScore(input.paymentId);
@@ -97,7 +103,7 @@ export class FraudChecker {
 
         const at = this.now();
         const context = await store.ruleContext(
-          { fingerprint: input.card.fingerprint, merchantId: input.merchantId, paymentId: input.paymentId },
+          { fingerprint: ruleKey, merchantId: input.merchantId, paymentId: input.paymentId },
           { fingerprint: at - this.rules.fingerprintWindowMs, merchant: at - this.rules.merchantWindowMs },
         );
         const ruled = evaluateFraudRules(input, context, this.rules);
@@ -140,7 +146,7 @@ export class FraudChecker {
         }
         await store.recordCheck({
           paymentId: input.paymentId,
-          fingerprint: input.card.fingerprint,
+          fingerprint: ruleKey,
           merchantId: input.merchantId,
           amount: input.amount,
           currency: input.currency,

@@ -30,3 +30,25 @@ export function maskPansDeep(value: unknown, depth = 0): unknown {
   if (Array.isArray(value)) return value.map((v) => maskPansDeep(v, depth + 1));
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskPansDeep(v, depth + 1)]));
 }
+
+/** Maximal digit runs, without separators and with single spaces or dashes between digits. */
+const BARE_RUN = /\d+/g;
+const SEPARATED_RUN = /\d(?:[ -]?\d)*/g;
+
+/**
+ * Whether `text` holds something that looks like a card number: a run of 13–19 digits that
+ * passes the Luhn check, bare or written with spaces or dashes. Used to refuse free-text fields
+ * (src/api/free-text.ts) before they reach a Temporal payload. Both bare and separated runs are
+ * tried, so "order 7 4242 4242 4242 4242" (one 17-digit separated run) and "ref 12 4242424242424242"
+ * are both caught; a longer run of digits alone (an order number of 25 digits) is not a card.
+ */
+export function containsPan(text: string): boolean {
+  if (!/\d{4}/.test(text)) return false;
+  for (const pattern of [BARE_RUN, SEPARATED_RUN]) {
+    for (const [run] of text.matchAll(pattern)) {
+      const digits = run.replace(/[ -]/g, '');
+      if (digits.length >= 13 && digits.length <= 19 && luhnValid(digits)) return true;
+    }
+  }
+  return false;
+}

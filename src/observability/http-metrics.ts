@@ -46,7 +46,10 @@ export function routeLabel(req: Request): string {
   return `${req.baseUrl}${pattern}` || '/';
 }
 
-/** GET /metrics: this process's metrics in Prometheus text format, for a scraper. */
+/**
+ * GET /metrics as an Express route, for an app whose port is private. The API does not mount it:
+ * its public port serves no metrics, they are on its own METRICS_PORT listener (./metrics-server.ts).
+ */
 export function metricsRoute(metrics: Metrics): Router {
   const router = Router();
   router.get('/metrics', async (_req, res) => {

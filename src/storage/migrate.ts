@@ -9,9 +9,11 @@ import { migration as merchantLedger } from './migrations/006-merchant-ledger';
 import { migration as reconciliation } from './migrations/007-reconciliation';
 import { migration as stripeCompat } from './migrations/008-stripe-compat';
 import { migration as webhooks } from './migrations/009-webhooks';
+import { migration as auditLookups } from './migrations/010-audit-lookups';
+import { migration as sealedVault } from './migrations/011-sealed-vault';
 
 /** Every migration, in order. */
-export const MIGRATIONS: readonly Migration[] = [vault, auditLog, fraud, fraudFeatures, paymentRecords, merchantLedger, reconciliation, stripeCompat, webhooks];
+export const MIGRATIONS: readonly Migration[] = [vault, auditLog, fraud, fraudFeatures, paymentRecords, merchantLedger, reconciliation, stripeCompat, webhooks, auditLookups, sealedVault];
 
 /**
  * Brings the schema up to date. Safe when several processes start at once (API and vault worker):

@@ -17,7 +17,10 @@ export async function openVault(env: Env, keys: CachingKeyProvider): Promise<Vau
   const db = await openDb({ databaseUrl: env.DATABASE_URL, dataDir: env.DATA_DIR });
   try {
     const audit = new AuditLog(db);
-    return { db, keys, audit, vault: await Vault.open(db, keys, audit) };
+    const sweepMs = env.CVV_SWEEP_INTERVAL_SECONDS * 1000;
+    // An epoch's seal window spans several sweeps (which renew it) and never exceeds the CVV TTL by much.
+    const cvvEpochs = { sealWindowMs: Math.min(5 * 60_000, env.CVV_TTL_MINUTES * 60_000), maintenanceIntervalMs: sweepMs };
+    return { db, keys, audit, vault: await Vault.open(db, keys, audit, { cvvEpochs }) };
   } catch (err) {
     await db.close();
     throw err;

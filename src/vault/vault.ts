@@ -4,13 +4,21 @@ import type { Db } from '../storage/db';
 import { lookupIssuingCountry } from './bin-table';
 import { detectBrand, type CardBrand } from './card-validation';
 import { decryptRecord, encryptRecord, type EnvelopeColumns } from './crypto/envelope';
+import { hpkeOpen, type CryptoKey } from './crypto/hpke';
+import { CvvEpochs, type CvvEpochOptions } from './cvv-epochs';
+import { loadIntakeKey } from './intake-key';
 import type { KeyProvider } from './keys/key-provider';
 import { newReference } from './references';
+import { HPKE_CVV_KEY_ID, HPKE_INTAKE_KEY_ID, INTAKE_INFO, cvvAad, intakeAad } from './sealed-formats';
 
 /** A card as the rest of the gateway may know it: public metadata and opaque handles. */
 export interface TokenizedCard {
   token: string;
-  /** Keyed HMAC of the PAN: the same card gives the same fingerprint, whatever the merchant. */
+  /**
+   * The card's fingerprint at this merchant (DESIGN.md §3a): the same card gives the same
+   * fingerprint at one merchant and unrelated ones at two, so a merchant cannot link its
+   * customers' cards to another merchant's. See `merchantFingerprint`.
+   */
   fingerprint: string;
   brand: CardBrand;
   bin: string;
@@ -32,7 +40,7 @@ export interface CardForAuthorization {
 /** The vault cannot go on with this reference: expired, purged or never existed. Retrying will not help. */
 export class VaultReferenceError extends Error {
   constructor(
-    readonly code: 'intake_not_found' | 'card_not_found' | 'cvv_not_found',
+    readonly code: 'intake_not_found' | 'card_not_found' | 'cvv_not_found' | 'cvv_unavailable',
     message: string,
   ) {
     super(message);
@@ -40,10 +48,27 @@ export class VaultReferenceError extends Error {
   }
 }
 
+/**
+ * The CVV is sealed to epochs held by another vault worker that is alive: this worker cannot open
+ * it, that one can. Retryable: Temporal's next attempt may land there (docs/vault.md).
+ */
+export class CvvHeldElsewhereError extends Error {
+  constructor(cvvRef: string) {
+    // The code leads the message, as for cvv_unavailable. "Live" is the other worker's last heartbeat: a worker
+    // that was killed looks alive until it runs out (three sweep intervals), and then this becomes cvv_unavailable.
+    super(`cvv_held_elsewhere: CVV ${cvvRef} is sealed only to epochs of another vault worker whose heartbeat is recent; retrying`);
+    this.name = 'CvvHeldElsewhereError';
+  }
+}
+
 export interface VaultOptions {
   now?: () => number;
   actor?: string;
+  /** CVV epoch keys (./cvv-epochs.ts); defaults: a 5-minute seal window, maintenance every minute. */
+  cvvEpochs?: Omit<CvvEpochOptions, 'now'>;
 }
+
+export const DEFAULT_CVV_EPOCHS: Omit<CvvEpochOptions, 'now'> = { sealWindowMs: 5 * 60_000, maintenanceIntervalMs: 60_000 };
 
 interface CardRow extends EnvelopeColumns {
   token: string;
@@ -66,16 +91,21 @@ const FINGERPRINT_SECRET = 'fingerprint';
 export class Vault {
   private readonly now: () => number;
   private readonly actor: string;
+  /** This worker's CVV epoch keys: in memory only (./cvv-epochs.ts). */
+  readonly cvvEpochs: CvvEpochs;
 
   private constructor(
     private readonly db: Db,
     private readonly keys: KeyProvider,
     private readonly audit: AuditLog,
     private readonly fingerprintKey: Buffer,
+    /** Opens what the API sealed to the vault's intake public key. */
+    private readonly intakeKey: CryptoKey,
     options: VaultOptions,
   ) {
     this.now = options.now ?? Date.now;
     this.actor = options.actor ?? 'worker:vault';
+    this.cvvEpochs = new CvvEpochs(db, { ...(options.cvvEpochs ?? DEFAULT_CVV_EPOCHS), now: this.now, audit: { log: audit, actor: this.actor } });
   }
 
   /**
@@ -83,23 +113,30 @@ export class Vault {
    * unwrapping the fingerprint secret fails here, at start-up, if the key is wrong.
    */
   static async open(db: Db, keys: KeyProvider, audit: AuditLog, options: VaultOptions = {}): Promise<Vault> {
-    return new Vault(db, keys, audit, await loadFingerprintSecret(db, keys, options.now ?? Date.now), options);
+    const now = options.now ?? Date.now;
+    const fingerprintKey = await loadFingerprintSecret(db, keys, now);
+    const vault = new Vault(db, keys, audit, fingerprintKey, await loadIntakeKey(db, keys, now), options);
+    // The first epoch is published before the worker polls, so the API can seal CVVs at once.
+    await vault.cvvEpochs.maintain();
+    return vault;
   }
 
-  async tokenize(intakeRef: string, context: { merchantId?: string; paymentId?: string } = {}): Promise<TokenizedCard> {
+  async tokenize(intakeRef: string, context: { merchantId: string; paymentId?: string }): Promise<TokenizedCard> {
     return this.db.transaction(async (tx) => {
       const [intake] = await tx.query<EnvelopeColumns & { token: string | null }>(
         'SELECT token, key_id, key_version, wrapped_key, ciphertext FROM card_intakes WHERE id = $1',
         [intakeRef],
       );
       if (!intake) throw new VaultReferenceError('intake_not_found', `Card intake ${intakeRef} does not exist or has expired`);
-      if (intake.token) return this.cardByToken(tx, intake.token); // a retry: the first attempt already tokenized it
+      if (intake.token) return this.cardByToken(tx, intake.token, context.merchantId); // a retry: the first attempt already tokenized it
 
-      const sealed = JSON.parse((await decryptRecord(this.keys, 'card-intake', `card_intakes|${intakeRef}`, intake)).toString()) as {
+      const sealed = JSON.parse((await this.openIntake(intakeRef, intake)).toString()) as {
         pan: string;
         expMonth: number;
         expYear: number;
       };
+      // The vault's own card key (the same for every merchant): it finds the card's one token. It is
+      // never shown outside the vault; merchants see `merchantFingerprint` of it.
       const fingerprint = `fp_${createHmac('sha256', this.fingerprintKey).update(sealed.pan).digest('base64url').slice(0, 22)}`;
       const now = this.now();
       const [existing] = await tx.query<{ token: string }>('SELECT token FROM cards WHERE fingerprint = $1', [fingerprint]);
@@ -147,7 +184,7 @@ export class Vault {
         { actor: this.actor, action: 'card.tokenize', ...context, subject: token, outcome: 'success', details: { intakeRef, reused: Boolean(existing) } },
         tx,
       );
-      return this.cardByToken(tx, token);
+      return this.cardByToken(tx, token, context.merchantId);
     });
   }
 
@@ -170,8 +207,9 @@ export class Vault {
       [sealedCvc] = await this.db.query<EnvelopeColumns>('SELECT key_id, key_version, wrapped_key, ciphertext FROM cvv_records WHERE id = $1', [cvvRef]);
       if (!sealedCvc) throw new VaultReferenceError('cvv_not_found', `CVV ${cvvRef} was already destroyed (used, or expired)`);
     }
+    // The CVV first: if it cannot be opened, nothing is decrypted and nothing is sent.
+    const cvc = sealedCvc ? await this.openCvv(cvvRef!, sealedCvc) : undefined;
     const pan = await decryptRecord(this.keys, 'card-pan', `cards|${token}`, card);
-    const cvc = sealedCvc ? await decryptRecord(this.keys, 'card-cvv', `cvv_records|${cvvRef}`, sealedCvc) : undefined;
     const purpose = cvc ? 'authorization' : 'stored_credential_authorization';
     await this.audit.append({ actor: this.actor, action: 'card.detokenize', ...context, subject: token, outcome: 'success', details: { purpose } });
     try {
@@ -205,6 +243,7 @@ export class Vault {
    */
   async purgeCvv(cvvRef: string, context: { merchantId?: string; paymentId?: string } = {}): Promise<{ purged: boolean }> {
     return this.db.transaction(async (tx) => {
+      await tx.execute('DELETE FROM cvv_seals WHERE cvv_id = $1', [cvvRef]);
       const deleted = await tx.execute('DELETE FROM cvv_records WHERE id = $1', [cvvRef]);
       if (deleted > 0) await this.audit.append({ actor: this.actor, action: 'cvv.purge', ...context, subject: cvvRef, outcome: 'success' }, tx);
       return { purged: deleted > 0 };
@@ -216,6 +255,7 @@ export class Vault {
     const now = this.now();
     return this.db.transaction(async (tx) => {
       const expired = await tx.query<{ id: string }>('SELECT id FROM cvv_records WHERE expires_at <= $1', [now]);
+      await tx.execute('DELETE FROM cvv_seals WHERE cvv_id IN (SELECT id FROM cvv_records WHERE expires_at <= $1)', [now]);
       await tx.execute('DELETE FROM cvv_records WHERE expires_at <= $1', [now]);
       const intakes = await tx.execute('DELETE FROM card_intakes WHERE expires_at <= $1', [now]);
       for (const { id } of expired) {
@@ -225,16 +265,70 @@ export class Vault {
     });
   }
 
-  async card(token: string): Promise<TokenizedCard> {
-    return this.cardByToken(this.db, token);
+  /**
+   * Keeps this worker's CVV epochs going (./cvv-epochs.ts): a fresh one before the current closes,
+   * its liveness renewed, and the keys of finished epochs destroyed. Run by the sweeper.
+   */
+  async maintainCvvEpochs(): Promise<{ created?: string; destroyed: string[] }> {
+    return this.cvvEpochs.maintain();
   }
 
-  private async cardByToken(db: Db, token: string): Promise<TokenizedCard> {
+  /** An intake sealed by the API to the intake public key (HPKE), or, if written before that, an envelope record. */
+  private async openIntake(intakeRef: string, intake: EnvelopeColumns): Promise<Buffer> {
+    if (intake.key_id !== HPKE_INTAKE_KEY_ID) return decryptRecord(this.keys, 'card-intake', intakeAad(intakeRef), intake);
+    return hpkeOpen(this.intakeKey, { enc: intake.wrapped_key, ciphertext: intake.ciphertext }, INTAKE_INFO, intakeAad(intakeRef), `the intake ${intakeRef}`);
+  }
+
+  /**
+   * A CVV sealed to CVV epochs: opened with this worker's epoch key if it holds one of them. If only
+   * another live worker does, the attempt is retried (it may land there); if no live worker does —
+   * this one restarted, or its owner stopped — the CVV is gone for good: `cvv_unavailable`, and the
+   * authorization fails before anything reaches the acquirer.
+   */
+  private async openCvv(cvvRef: string, record: EnvelopeColumns): Promise<Buffer> {
+    if (record.key_id !== HPKE_CVV_KEY_ID) return decryptRecord(this.keys, 'card-cvv', cvvAad(cvvRef), record);
+    const seals = await this.db.query<{ epoch_id: string; enc: Buffer; ciphertext: Buffer; owner: string | null; live_until: number | string | null; destroyed_at: number | string | null }>(
+      `SELECT s.epoch_id, s.enc, s.ciphertext, e.owner, e.live_until, e.destroyed_at
+       FROM cvv_seals s LEFT JOIN cvv_epochs e ON e.id = s.epoch_id WHERE s.cvv_id = $1`,
+      [cvvRef],
+    );
+    for (const seal of seals) {
+      const cvc = await this.cvvEpochs.open(seal.epoch_id, { enc: seal.enc, ciphertext: seal.ciphertext }, cvvAad(cvvRef));
+      if (cvc) return cvc;
+    }
+    const now = this.now();
+    const heldByLiveWorker = seals.some(
+      (s) => s.owner !== null && s.owner !== this.cvvEpochs.owner && s.destroyed_at === null && Number(s.live_until) > now,
+    );
+    if (heldByLiveWorker) throw new CvvHeldElsewhereError(cvvRef);
+    throw new VaultReferenceError(
+      'cvv_unavailable',
+      // The code leads the message: it is what the payment's failure and timeline show the merchant and operators.
+      `cvv_unavailable: CVV ${cvvRef} can no longer be opened (the vault worker whose epoch key sealed it restarted or stopped; the key lived only in its memory)`,
+    );
+  }
+
+  /** The card as `merchantId` may know it (its fingerprint is that merchant's). */
+  async card(token: string, merchantId: string): Promise<TokenizedCard> {
+    return this.cardByToken(this.db, token, merchantId);
+  }
+
+  /**
+   * The fingerprint a merchant sees: a keyed HMAC, under the vault's fingerprint secret, of the
+   * merchant and the vault's own card key. Without the secret (it never leaves the vault worker)
+   * two merchants' fingerprints of one card cannot be linked, and neither names the global one.
+   */
+  private merchantFingerprint(cardKey: string, merchantId: string): string {
+    const mac = createHmac('sha256', this.fingerprintKey).update(`merchant-fingerprint\0${merchantId}\0${cardKey}`).digest('base64url');
+    return `fp_${mac.slice(0, 22)}`;
+  }
+
+  private async cardByToken(db: Db, token: string, merchantId: string): Promise<TokenizedCard> {
     const [row] = await db.query<CardRow>('SELECT * FROM cards WHERE token = $1', [token]);
     if (!row) throw new VaultReferenceError('card_not_found', `Card token ${token} does not exist`);
     return {
       token: row.token,
-      fingerprint: row.fingerprint,
+      fingerprint: this.merchantFingerprint(row.fingerprint, merchantId),
       brand: row.brand,
       bin: row.bin,
       last4: row.last4,

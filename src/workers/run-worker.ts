@@ -10,7 +10,7 @@ import { temporalAddress, temporalCredentials } from '../temporal/connection';
 import { gatewayDataConverter } from '../temporal/data-converter';
 import { TASK_QUEUES, type TaskQueueName } from '../temporal/task-queues';
 import type { CachingKeyProvider } from '../vault/keys/data-key-cache';
-import { openKeyProvider } from '../vault/keys/open-key-provider';
+import { openPayloadKeyProvider } from '../vault/keys/open-key-provider';
 
 export type WorkerRole = Pick<WorkerOptions, 'activities' | 'workflowsPath' | 'workflowBundle' | 'sinks'> & {
   /** Releases what the role opened (database, timers) once the worker has drained. */
@@ -40,6 +40,7 @@ const EXPECTED_SDK_NOTICES = /^No (workflows|activities|Nexus services) register
  */
 export async function runWorkerProcess(
   queue: TaskQueueName,
+  /** `keys` is the Temporal payload key provider: it opens payloads, never card data. */
   role: (context: { env: Env; logger: Logger; keys: CachingKeyProvider; metrics: Metrics }) => WorkerRole | Promise<WorkerRole>,
 ): Promise<void> {
   const env = loadEnv();
@@ -59,8 +60,8 @@ export async function runWorkerProcess(
     },
   });
 
-  // Every worker encrypts Temporal payloads; only the vault worker uses the keys for card data.
-  const keys = await openKeyProvider(env);
+  // Every worker encrypts Temporal payloads with the payload key; only the vault worker opens card keys (src/workers/vault.ts).
+  const keys = await openPayloadKeyProvider(env);
   const metrics = new Metrics();
   const { close, onPolling, activities, ...options } = await role({ env, logger, keys, metrics });
   const metricsServer =

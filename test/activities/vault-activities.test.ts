@@ -32,7 +32,7 @@ describe('vault activities', () => {
     await migrate(db);
     const keys = new CachingKeyProvider(LocalKeyProvider.open(path.join(dir, 'master-key.json')));
     const audit = new AuditLog(db);
-    intake = new CardIntake(db, keys, audit, { ttlMs: 60_000 });
+    intake = new CardIntake(db, audit, { ttlMs: 60_000 });
     const acquirer: CardAuthorizer = {
       async authorize(request): Promise<AuthorizationResult> {
         requests.push(request);

@@ -5,6 +5,8 @@ import { Client, Connection } from '@temporalio/client';
 import { gatewayDataConverter } from '../../src/temporal/data-converter';
 import { CachingKeyProvider } from '../../src/vault/keys/data-key-cache';
 import { LocalKeyProvider } from '../../src/vault/keys/local-key-provider';
+import { LOCAL_PAYLOAD_KEY_ID } from '../../src/vault/keys/open-key-provider';
+import { assertNoCardDataInDataDir } from './card-secret-scan';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import { ALL_QUEUES, type TaskQueueName } from '../../src/temporal/task-queues';
 import { freePort } from './ports';
@@ -51,7 +53,7 @@ export async function startDevStack(
     sqlitePragmas?: readonly string[];
   } = {},
 ): Promise<DevStack> {
-  // The stack's own data directory and master key: the test's client encrypts payloads with the
+  // The stack's own data directory and payload key: the test's client encrypts payloads with the
   // same key as the worker processes, as the API does.
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dev-stack-'));
   const serverOptions = {
@@ -62,7 +64,8 @@ export async function startDevStack(
     ...(options.persistent ? { dbFile: path.join(dataDir, 'temporal.db'), ...(options.sqlitePragmas ? { sqlitePragmas: options.sqlitePragmas } : {}) } : {}),
   };
   let server = await startDevServer(serverOptions);
-  const keys = new CachingKeyProvider(LocalKeyProvider.open(path.join(dataDir, 'keys', 'master-key.json')));
+  // The payload key file every process of the stack is given (the vault worker alone has the master key).
+  const keys = new CachingKeyProvider(LocalKeyProvider.open(path.join(dataDir, 'keys', 'payload-key.json'), { create: true, keyId: LOCAL_PAYLOAD_KEY_ID }));
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection, dataConverter: gatewayDataConverter(keys) });
   const env: NodeJS.ProcessEnv = {
@@ -124,6 +127,8 @@ export async function startDevStack(
       await Promise.all([...workers.values()].map((w) => w.stop()));
       await connection.close();
       await server.stop();
+      // The stack's databases (vault, records, Temporal's if persistent), scanned bare before they go.
+      assertNoCardDataInDataDir(dataDir);
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };

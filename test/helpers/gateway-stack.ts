@@ -13,6 +13,8 @@ import { startNodeProcess, type RunningProcess } from './processes';
  */
 export interface GatewayStack {
   apiUrl: string;
+  /** With `metrics`: the API's own Prometheus listener (METRICS_PORT), e.g. http://127.0.0.1:4567/metrics. */
+  apiMetricsUrl?: string;
   api: RunningProcess;
   stack: DevStack;
   sandbox: AcquirerSandbox;
@@ -48,13 +50,15 @@ export async function startGatewayStack(
     JWT_SECRET: jwtSecret,
     // The sweeper would only add noise to tests that check the CVV is purged by the workflow.
     CVV_SWEEP_INTERVAL_SECONDS: '3600',
-    // Load and fault tests poll hard as one merchant; the limit itself is tested in edge-middleware.test.ts.
+    // Load and fault tests poll hard as one merchant from one address; the limits themselves are tested in edge-middleware.test.ts.
     RATE_LIMIT_PER_MINUTE: '1000000',
+    CLIENT_RATE_LIMIT_PER_MINUTE: '1000000',
     ...options.env,
   };
   const stack = await startDevStack({ extraEnv: env, metrics: options.metrics, persistent: options.persistent, ...(options.sqlitePragmas ? { sqlitePragmas: options.sqlitePragmas } : {}) });
   const port = await freePort();
-  const api = startNodeProcess('api', 'api/server.js', { ...stack.env, PORT: String(port) });
+  const metricsPort = options.metrics ? await freePort() : undefined;
+  const api = startNodeProcess('api', 'api/server.js', { ...stack.env, PORT: String(port), ...(metricsPort ? { METRICS_PORT: String(metricsPort), METRICS_HOST: '127.0.0.1' } : {}) });
   await api.waitForOutput(/API listening/);
   const apiUrl = `http://127.0.0.1:${port}`;
   const token = (subject: string, scopes: string[]) =>
@@ -70,6 +74,7 @@ export async function startGatewayStack(
     jwtSecret,
     token,
     apiUrl,
+    ...(metricsPort ? { apiMetricsUrl: `http://127.0.0.1:${metricsPort}/metrics` } : {}),
     api,
     stack,
     sandbox,

@@ -4,6 +4,7 @@ import type { Client } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
 import { ENCRYPTED_ENCODING, EncryptionCodec } from '../../src/temporal/payload-codec';
 import type { KeyProvider } from '../../src/vault/keys/key-provider';
+import { findCardSecrets, findCardSecretsInSqliteCells } from './card-secret-scan';
 import { cardSecrets } from './test-cards';
 
 /**
@@ -48,7 +49,9 @@ function jsonWithBase64(value: unknown): string {
 
 const latin1 = (bytes: Uint8Array | null | undefined) => (bytes ? Buffer.from(bytes).toString('latin1') : '');
 
+/** Every form a test card number or CVC could take (./card-secret-scan.ts); `secrets` adds exact strings to look for. */
 function findSecrets(text: string, where: string, secrets: string[], hits: string[]): void {
+  for (const hit of findCardSecrets(text)) hits.push(`${where}: ${hit}`);
   for (const secret of secrets) if (text.includes(secret)) hits.push(`${where}: a test card secret ending ${secret.replace(/"/g, '').slice(-4)}`);
 }
 
@@ -109,7 +112,10 @@ export async function assertNoCardDataInHistories(client: Client, keys: KeyProvi
   return report;
 }
 
-/** Fails if a test card number or CVC appears in any of the files (read as latin1, so any byte sequence is searched). */
+/**
+ * Fails if a test card number or CVC appears in any of the files, in any form (read as latin1, so
+ * any byte sequence is searched; SQLite files cell by cell as well, ./card-secret-scan.ts).
+ */
 export function assertNoCardDataInFiles(paths: string[]): { files: number; bytes: number } {
   const secrets = cardSecrets();
   const hits: string[] = [];
@@ -118,6 +124,7 @@ export function assertNoCardDataInFiles(paths: string[]): { files: number; bytes
     const text = fs.readFileSync(file, 'latin1');
     bytes += text.length;
     findSecrets(text, path.basename(file), secrets, hits);
+    if (/\.(db|sqlite|sqlite3)$/.test(file)) for (const hit of findCardSecretsInSqliteCells(file)) hits.push(`${path.basename(file)}: ${hit}`);
   }
   if (hits.length > 0) throw new Error(`Card data found in files:\n${hits.join('\n')}`);
   return { files: paths.length, bytes };

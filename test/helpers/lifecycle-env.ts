@@ -33,6 +33,8 @@ import { EncryptionCodec } from '../../src/temporal/payload-codec';
 import { CardIntake } from '../../src/vault/card-intake';
 import { CachingKeyProvider } from '../../src/vault/keys/data-key-cache';
 import { LocalKeyProvider } from '../../src/vault/keys/local-key-provider';
+import { LOCAL_PAYLOAD_KEY_ID } from '../../src/vault/keys/open-key-provider';
+import { assertNoCardDataInDataDir } from './card-secret-scan';
 import { Vault } from '../../src/vault/vault';
 import { paymentWorkflow } from '../../src/workflows';
 import type { PaymentInput, PaymentPolicy } from '../../src/workflows/payment/state';
@@ -58,6 +60,8 @@ export interface LifecycleEnv {
   env: TestWorkflowEnvironment;
   client: Client;
   db: SqliteDb;
+  /** The vault the vault worker runs (its CVV epoch keys, to simulate a vault worker restart). */
+  vault: Vault;
   /** The payment records the records worker writes (src/records). */
   records: PaymentRecords;
   ledger(): LedgerEntry[];
@@ -86,7 +90,9 @@ let counter = 0;
 
 export async function createLifecycleEnv(): Promise<LifecycleEnv> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lifecycle-'));
-  const keys = new CachingKeyProvider(LocalKeyProvider.open(path.join(dir, 'keys', 'master-key.json')));
+  // As in production: the payload key for every worker and client, the master key for the vault only.
+  const keys = new CachingKeyProvider(LocalKeyProvider.open(path.join(dir, 'keys', 'payload-key.json'), { create: true, keyId: LOCAL_PAYLOAD_KEY_ID }));
+  const cardKeys = new CachingKeyProvider(LocalKeyProvider.open(path.join(dir, 'keys', 'master-key.json')));
   const clientConverter = gatewayDataConverter(keys);
   // The workers run as src/workers/run-worker.ts runs them: refusing what arrives unencrypted.
   const dataConverter = gatewayDataConverter(keys, { refuseUnencrypted: true });
@@ -109,8 +115,9 @@ export async function createLifecycleEnv(): Promise<LifecycleEnv> {
   const db = SqliteDb.open(path.join(dir, 'vault.db'));
   await migrate(db);
   const audit = new AuditLog(db);
-  const vault = await Vault.open(db, keys, audit);
-  const intake = new CardIntake(db, keys, audit, { ttlMs: 30 * 60_000 });
+  // No sweeper runs here: one CVV epoch, alive (and sealable) for the whole test run.
+  const vault = await Vault.open(db, cardKeys, audit, { cvvEpochs: { sealWindowMs: 3 * 60 * 60_000, maintenanceIntervalMs: 60 * 60_000 } });
+  const intake = new CardIntake(db, audit, { ttlMs: 30 * 60_000 });
   const records = new PaymentRecords(db, 7 * 365 * DAY);
 
   const ledger = Ledger.open(path.join(dir, 'acquirer.db'));
@@ -154,6 +161,7 @@ export async function createLifecycleEnv(): Promise<LifecycleEnv> {
     env,
     client,
     db,
+    vault,
     records,
     ledger: () => ledger.entries(),
     async startPayment({ card, amount = 1999, captureMethod = 'automatic', policy = {}, recordHistory = true }) {
@@ -219,7 +227,17 @@ export async function createLifecycleEnv(): Promise<LifecycleEnv> {
       ledger.close();
       await db.close();
       await env.teardown();
+      // The vault's and the sandbox's SQLite files, scanned bare before they go.
+      const scan = (() => {
+        try {
+          assertNoCardDataInDataDir(dir);
+          return undefined;
+        } catch (err) {
+          return err;
+        }
+      })();
       fs.rmSync(dir, { recursive: true, force: true });
+      if (scan) throw scan;
       if (recordingError) throw recordingError;
     },
   };

@@ -839,6 +839,7 @@ describe('API fuzzing: malformed requests to every route (real stack)', () => {
     }
     const headers = headersFor(req, body);
     return new Promise<Answer>((resolve, reject) => {
+      // nosemgrep: gateway.express-tainted-sink -- the test's own generated case, sent to the gateway under test on 127.0.0.1
       const r = http.request({ host: '127.0.0.1', port, method: req.method, path: req.path, headers, agent }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

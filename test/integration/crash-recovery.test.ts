@@ -11,7 +11,9 @@ import { seededRandom } from '../../src/acquirer/sandbox/seeded-random';
  * (vault worker) or a capture (acquirer worker) is in flight, then restarted. Every payment must
  * finish, and the sandbox's ledger must show exactly one authorization and one capture for it:
  * the retried activity carries the same idempotency key, so the acquirer answers it from its
- * idempotency record instead of moving money again.
+ * idempotency record instead of moving money again. The one exception is by design: a killed
+ * vault worker's CVV epoch keys die with it (docs/vault.md), so a payment whose CVV it had not yet
+ * sent to the acquirer fails with cvv_unavailable — and then nothing may have moved for it.
  *
  * The sandbox is given latency so every acquirer call takes a while; 20 payments are started one
  * after the other, each followed by a SIGKILL of the vault or the acquirer worker (alternately) at
@@ -94,7 +96,7 @@ describe('crash recovery: workers killed with SIGKILL mid-authorization and mid-
     await gateway?.stop();
   }, 60_000);
 
-  it(`${PAYMENTS} payments, a worker killed during each: every one captured, one authorization and one capture each`, async () => {
+  it(`${PAYMENTS} payments, a worker killed during each: every one captured with one authorization and one capture, or its CVV lost with the vault worker and nothing moved`, async () => {
     const seed = process.env.CRASH_TEST_SEED ? Number(process.env.CRASH_TEST_SEED) : Date.now() % 2 ** 31;
     const random = seededRandom(seed);
     const between = (min: number, max: number) => Math.floor(min + random() * (max - min));
@@ -167,8 +169,25 @@ describe('crash recovery: workers killed with SIGKILL mid-authorization and mid-
     const unfinished = payments.filter((p) => !finalStatus.has(p.id)).map((p) => p.id);
     expect(unfinished).toEqual([]);
     // `captured` is finished for this test (settlement waits for the daily cutoff); `settled` if the run crossed it.
-    const notCaptured = payments.filter((p) => !['captured', 'settled'].includes(finalStatus.get(p.id)!)).map((p) => `${p.id}: ${finalStatus.get(p.id)}`);
+    // The one other outcome is deliberate (docs/vault.md, "When a vault worker restarts"): a CVV's epoch key lives
+    // only in the vault worker's memory, so a SIGKILLed vault worker takes with it the CVVs it had not yet sent to the
+    // acquirer. Those payments fail with cvv_unavailable, after the inquiry found nothing — and move no money (below).
+    const failures = new Map<string, string>();
+    for (const p of payments.filter((x) => finalStatus.get(x.id) === 'failed')) {
+      const { body } = await gateway.request('GET', `/v1/payments/${p.id}`, { merchant: MERCHANT });
+      failures.set(p.id, JSON.stringify((body as { failure?: unknown }).failure ?? body));
+    }
+    // cvv_held_elsewhere while the killed worker's heartbeat is still recent (its epochs look alive for three sweep
+    // intervals), cvv_unavailable after: the same loss, seen before and after the heartbeat ran out.
+    const cvvLost = new Set([...failures].filter(([, failure]) => /cvv_unavailable|cvv_held_elsewhere/.test(failure)).map(([id]) => id));
+    const notCaptured = payments
+      .filter((p) => !['captured', 'settled'].includes(finalStatus.get(p.id)!) && !cvvLost.has(p.id))
+      .map((p) => `${p.id}: ${finalStatus.get(p.id)} ${failures.get(p.id) ?? ''}`);
     expect(notCaptured).toEqual([]);
+    // CVVs are lost only to vault kills, and most payments still capture (an attempt killed while its call was at the
+    // acquirer is found by the inquiry and captured).
+    if (cvvLost.size > 0) expect(payments.some((p) => p.target === 'vault')).toBe(true);
+    expect(cvvLost.size).toBeLessThan(payments.length / 2);
 
     // ---- the ledger: exactly one authorization and one capture per payment, no key twice ----------------
     const ledger = await gateway.sandbox.ledger();
@@ -179,6 +198,11 @@ describe('crash recovery: workers killed with SIGKILL mid-authorization and mid-
       const authorizations = rows.filter((e) => e.kind === 'authorization');
       const captures = rows.filter((e) => e.kind === 'capture');
       const summary = (e: LedgerEntry) => ({ kind: e.kind, status: e.status, amount: e.amount, key: e.idempotency_key });
+      if (cvvLost.has(p.id)) {
+        // Its authorization never reached the acquirer: no approved authorization, no capture, nothing else moved.
+        expect({ payment: p.id, moved: rows.filter((e) => e.status === 'approved' || e.status === 'succeeded').map(summary) }).toEqual({ payment: p.id, moved: [] });
+        continue;
+      }
       expect({ payment: p.id, authorizations: authorizations.map(summary), captures: captures.map(summary) }).toEqual({
         payment: p.id,
         authorizations: [{ kind: 'authorization', status: 'approved', amount: p.amount, key: `${p.id}:authorize` }],
@@ -209,8 +233,10 @@ describe('crash recovery: workers killed with SIGKILL mid-authorization and mid-
     }
     const killsInFlight = new Set(pendingAtKill.map((x) => x.kill)).size;
     const replayedKeys = new Set(answers.filter((a) => a.replayed && ours.has(a.idempotencyKey.split(':')[0]!)).map((a) => a.idempotencyKey));
-    const notReplayed = pendingAtKill.filter((x) => !replayedKeys.has(x.key)).map((x) => x.key);
-    // Every call a kill interrupted was retried with its idempotency key and answered from the record.
+    // Every capture a kill interrupted was retried with its idempotency key and answered from the record. An
+    // authorization a vault kill interrupted is not re-sent (its CVV died with the worker): the inquiry by its key
+    // found it, and the ledger check above shows that payment captured with exactly one authorization.
+    const notReplayed = pendingAtKill.filter((x) => x.key.endsWith(':capture') && !replayedKeys.has(x.key)).map((x) => x.key);
     expect(notReplayed).toEqual([]);
 
     // Which activities lost an attempt to a kill (Temporal's history: attempt > 1; no errors are injected here).
@@ -241,10 +267,11 @@ describe('crash recovery: workers killed with SIGKILL mid-authorization and mid-
     console.log(
       `crash-recovery: seed ${seed}; ${PAYMENTS} payments, ${PAYMENTS} SIGKILLs (vault ${payments.filter((p) => p.target === 'vault').length}, ` +
         `acquirer ${payments.filter((p) => p.target === 'acquirer').length}); kills with the killed worker's acquirer call pending: ${killsInFlight} ` +
-        `(${pendingAtKill.length} calls, all answered by replay on retry); kills after the POST and before that payment's capture: ${killsBeforeOwnCapture}; ` +
+        `(${pendingAtKill.length} calls: captures answered by replay on retry, authorizations found by inquiry); kills after the POST and before that payment's capture: ${killsBeforeOwnCapture}; ` +
         `sandbox replays: ${replayedKeys.size}; attempts lost to kills: ${JSON.stringify(Object.fromEntries(lostAttempts))}, ` +
         `longest scheduled-to-last-attempt ${(longestRecoveryMs / 1000).toFixed(1)} s; POST answers ${JSON.stringify(Object.fromEntries(answeredWith))}; ` +
-        `kill phase ${((killsDone - started) / 1000).toFixed(1)} s, all captured ${((finished - started) / 1000).toFixed(1)} s after the first POST`,
+        `kill phase ${((killsDone - started) / 1000).toFixed(1)} s, all final ${((finished - started) / 1000).toFixed(1)} s after the first POST; ` +
+        `CVVs lost to vault kills (payment failed, nothing moved): ${cvvLost.size}`,
     );
     expect(killsInFlight).toBeGreaterThanOrEqual(MIN_KILLS_IN_FLIGHT);
   }, 420_000);

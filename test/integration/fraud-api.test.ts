@@ -151,4 +151,60 @@ describe('fraud model through the HTTP API', () => {
     expect((await gateway.request('GET', '/v1/reviews', { merchant: 'm_review_0' })).status).toBe(403);
     expect((await gateway.request('GET', '/v1/reviews?cursor=bogus', { operator: 'ann' })).body.error.code).toBe('invalid_cursor');
   }, 300_000);
+
+  // Last: its card-velocity review must not meet the review-queue test above.
+  it('one card at two merchants: two fingerprints, and the second merchant reads no figure of the first one\'s payments', async () => {
+    const card = simulatedCard(950);
+    const atA = [];
+    for (let i = 0; i < 7; i++) atA.push(await pay('m_fp_a', `fp-a-${i}`, 1200 + i, card));
+    const atB = await pay('m_fp_b', 'fp-b-0', 1300, card);
+
+    expect(new Set(atA.map((p) => p.card.fingerprint)).size).toBe(1);
+    expect(atB.card.fingerprint).toMatch(/^fp_/);
+    expect(atB.card.fingerprint).not.toBe(atA[0].card.fingerprint);
+
+    // The fraud engine still knows it is one card (its own key, inside the fraud worker): the
+    // card-wide velocity rule fires at B, by code only.
+    expect(atB.fraud.reason_codes).toContain('velocity_fingerprint');
+    const seen = JSON.stringify(atB.fraud);
+    expect(seen).not.toMatch(/\b[0-9]+ payments\b/);
+    expect(seen).not.toContain(atA[0].card.fingerprint);
+    expect(seen).not.toContain('m_fp_a');
+    const read = await gateway.request('GET', `/v1/payments/${atB.id}`, { merchant: 'm_fp_b' });
+    expect(JSON.stringify(read.body.fraud)).not.toMatch(/\b[0-9]+ payments\b/);
+    expect(read.body.fraud.reasons.find((r: { rule: string }) => r.rule === 'velocity_fingerprint').detail).toBe('this card was used unusually often in a short time');
+  }, 300_000);
+
+  it('GET /v1/payments/:id/card_data: operations read from the audit chain when the card was sealed and how its CVV was destroyed', async () => {
+    const approved = await pay('m_card_data', 'cd-approved', 2500, TEST_CARDS.visa);
+    expect(approved.status).toBe('captured');
+    const attestation = await gateway.request('GET', `/v1/payments/${approved.id}/card_data`, { operator: 'ann' });
+    expect(attestation.status).toBe(200);
+    expect(attestation.body).toMatchObject({
+      object: 'card_data_attestation',
+      payment: approved.id,
+      card: { intake: expect.stringMatching(/^int_/), sealed_at: expect.any(String), sealed_by: 'merchant:m_card_data', tokenized_at: expect.any(String) },
+      cvv: { ref: expect.stringMatching(/^cvv_/), status: 'destroyed', destroyed_how: 'after_authorization' },
+      authorizations: [{ purpose: 'authorization' }],
+      chain: { verified: true, problem: null },
+    });
+    expect(Date.parse(attestation.body.cvv.destroyed_at)).toBeGreaterThanOrEqual(Date.parse(attestation.body.authorizations[0].at));
+
+    // The sandbox's review card, rejected by an operator: its CVV was held for the review and destroyed at its end.
+    const held = await pay('m_card_data', 'cd-review', 2600, TEST_CARDS.fraudReview);
+    expect(held.status).toBe('requires_review');
+    const rejected = await gateway.request('POST', `/v1/payments/${held.id}/review`, { operator: 'ann', body: { decision: 'reject' } });
+    expect([200, 202]).toContain(rejected.status);
+    let review;
+    for (let i = 0; i < 50; i++) {
+      review = await gateway.request('GET', `/v1/payments/${held.id}/card_data`, { operator: 'ann' });
+      if (review.body.cvv?.status === 'destroyed') break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(review!.body).toMatchObject({ cvv: { status: 'destroyed', destroyed_how: 'at_review_end', retained_until: expect.any(String) }, authorizations: [], chain: { verified: true } });
+
+    expect((await gateway.request('GET', `/v1/payments/${approved.id}/card_data`, { merchant: 'm_card_data' })).status).toBe(403);
+    const unknown = await gateway.request('GET', `/v1/payments/pay_${'0'.repeat(24)}/card_data`, { operator: 'ann' });
+    expect({ status: unknown.status, code: unknown.body.error.code }).toEqual({ status: 404, code: 'payment_not_found' });
+  }, 120_000);
 });

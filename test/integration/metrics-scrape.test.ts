@@ -8,7 +8,7 @@ import { cardSecrets, TEST_CARDS } from '../helpers/test-cards';
 
 /**
  * The Prometheus endpoints of a running gateway, scraped over HTTP (DESIGN.md, observability): the
- * API's GET /metrics and each worker's METRICS_PORT, after a handful of payments with known
+ * API's and each worker's METRICS_PORT (never the API's public port), after a handful of payments with known
  * outcomes. Every series the dashboards rely on is there with the counts those payments imply,
  * the Temporal SDK's own worker metrics are merged into each worker's scrape, and no scrape holds
  * a payment id, an idempotency key or card data.
@@ -164,7 +164,7 @@ describe('GET /metrics on the API and on every worker (real dev server, workers,
   };
   const workerUrl = (queue: TaskQueueName) => `http://127.0.0.1:${gateway.stack.metricsPorts.get(queue)}/metrics`;
   const scrapeAll = async () => {
-    const [apiScrape, ...workerScrapes] = await Promise.all([scrape('api', `${gateway.apiUrl}/metrics`), ...ALL_QUEUES.map((q) => scrape(`worker:${q}`, workerUrl(q)))]);
+    const [apiScrape, ...workerScrapes] = await Promise.all([scrape('api', gateway.apiMetricsUrl!), ...ALL_QUEUES.map((q) => scrape(`worker:${q}`, workerUrl(q)))]);
     return { api: apiScrape!, workers: new Map(ALL_QUEUES.map((q, i) => [q, workerScrapes[i]!])) };
   };
 
@@ -215,6 +215,14 @@ describe('GET /metrics on the API and on every worker (real dev server, workers,
   afterAll(async () => {
     await gateway?.stop();
   }, 60_000);
+
+  it('the API serves its metrics on METRICS_PORT only: the public API port answers 404 for /metrics', async () => {
+    expect(gateway.apiMetricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    expect(gateway.apiMetricsUrl).not.toContain(gateway.apiUrl);
+    const onApiPort = await fetch(`${gateway.apiUrl}/metrics`);
+    expect(onApiPort.status).toBe(404);
+    expect(await onApiPort.text()).not.toMatch(/http_requests_total/);
+  });
 
   it('the API counts and times requests by method, route pattern and status', () => {
     expect(apiChecks().map((check) => check(api)).filter(Boolean)).toEqual([]);

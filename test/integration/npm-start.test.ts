@@ -13,7 +13,7 @@ function childrenOf(pid: number): Map<string, number> {
   const children = new Map<string, number>();
   for (const line of out.trim().split('\n')) {
     const [, childPid, args] = /^\s*(\d+)\s+(.*)$/.exec(line) ?? [];
-    const entry = /dist\/(workers\/\w+|api\/server|acquirer\/sandbox\/server)\.js/.exec(args ?? '')?.[1] ?? (/start-dev/.test(args ?? '') ? 'temporal' : undefined);
+    const entry = /dist\/(workers\/\w+|api\/server|acquirer\/sandbox\/server|ui-proxy\/server)\.js/.exec(args ?? '')?.[1] ?? (/start-dev/.test(args ?? '') ? 'temporal' : undefined);
     if (entry && childPid) children.set(entry, Number(childPid));
   }
   return children;
@@ -55,7 +55,7 @@ describe('npm start: the whole gateway from one command', () => {
   };
 
   beforeAll(async () => {
-    ports = { api: await freePort(), temporal: await freePort(), ui: await freePort(), acquirer: await freePort(), metrics: await freePortRange(2 * ALL_QUEUES.length) };
+    ports = { api: await freePort(), temporal: await freePort(), ui: await freePort(), acquirer: await freePort(), metrics: await freePortRange(2 * ALL_QUEUES.length + 1) }; // the workers' pairs, then the API's
   });
   afterAll(async () => {
     await gateway?.stop('SIGINT');
@@ -68,17 +68,21 @@ describe('npm start: the whole gateway from one command', () => {
     expect(Date.now() - startedAt).toBeLessThan(60_000);
 
     expect((await readyz(ports.api)).status).toBe(200);
-    const ui = await fetch(`http://127.0.0.1:${ports.ui}/`);
-    expect(ui.status).toBe(200);
+    // The Web UI's port is the gateway's UI proxy: a page load without an ops session is sent to sign in
+    // (test/integration/web-ui-browser.test.ts goes on in a browser).
+    const ui = await fetch(`http://127.0.0.1:${ports.ui}/`, { headers: { Accept: 'text/html' } });
+    expect({ status: ui.status, url: new URL(ui.url).pathname }).toEqual({ status: 200, url: '/ops/login' });
     expect(await ui.text()).toMatch(/<html/i);
     expect([...childrenOf(gateway.child.pid!).keys()].sort()).toEqual(
-      ['acquirer/sandbox/server', 'api/server', 'temporal', 'workers/acquirer', 'workers/fraud', 'workers/payments', 'workers/records', 'workers/vault'].sort(),
+      ['acquirer/sandbox/server', 'api/server', 'temporal', 'ui-proxy/server', 'workers/acquirer', 'workers/fraud', 'workers/payments', 'workers/records', 'workers/vault'].sort(),
     );
     expect(fs.existsSync(path.join(dataDir, 'temporal.db'))).toBe(true);
   });
 
   it("exposes every process's metrics by default: the API's, and each worker's with the Temporal SDK's series", async () => {
-    expect((await fetch(`http://127.0.0.1:${ports.api}/metrics`)).status).toBe(200);
+    // The API's on its own port after the workers' pairs; its public port serves none.
+    expect((await fetch(`http://127.0.0.1:${ports.metrics + 2 * ALL_QUEUES.length}/metrics`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${ports.api}/metrics`)).status).toBe(404);
     for (const [i, queue] of ALL_QUEUES.entries()) {
       const text = await eventually(
         async () => (await fetch(`http://127.0.0.1:${ports.metrics + 2 * i}/metrics`).catch(() => undefined))?.text(),
@@ -92,7 +96,8 @@ describe('npm start: the whole gateway from one command', () => {
     const fraud = childrenOf(gateway!.child.pid!).get('workers/fraud')!;
     process.kill(fraud, 'SIGTERM');
     await gateway!.waitForOutput(/worker:fraud stopped .*npm run worker:fraud/);
-    const down = await readyz(ports.api);
+    // /readyz may answer from its last probe for READINESS_CACHE_MS (2 s) before it probes again.
+    const down = await eventually(() => readyz(ports.api), (r) => r.status === 503, 10_000);
     expect(down.status).toBe(503);
     expect(down.reason).toMatch(/^queue:fraud: no worker picked up the fraud queue/);
   });
@@ -113,7 +118,7 @@ describe('npm start: the whole gateway from one command', () => {
 
   it('Ctrl-C stops everything cleanly: exit 0, no process left behind', async () => {
     const children = [...childrenOf(gateway!.child.pid!).values()];
-    expect(children.length).toBe(7); // eight processes, fraud stopped above
+    expect(children.length).toBe(8); // nine processes, fraud stopped above
     const ended = await gateway!.stop('SIGINT');
     expect(ended).toEqual({ code: 0, signal: null });
     expect(children.filter(alive)).toEqual([]);

@@ -27,9 +27,10 @@ describe('Temporal payload encryption (real dev server, real worker processes)',
     await api.waitForOutput(/API listening/);
     // The API's development signing secret, created in the stack's DATA_DIR at its start.
     const secret = new TextEncoder().encode(devSecret(stack.dataDir).secret);
-    const sign = (subject: string, scope: string) =>
-      new SignJWT({ scope }).setProtectedHeader({ alg: 'HS256' }).setSubject(subject).setIssuer('card-gateway-dev').setAudience('card-gateway-api').setExpirationTime('1h').sign(secret);
-    opsAuth = `Bearer ${await sign('alice', 'ops')}`;
+    const sign = (subject: string, scope: string, audience: string | string[] = 'card-gateway-api') =>
+      new SignJWT({ scope }).setProtectedHeader({ alg: 'HS256' }).setSubject(subject).setIssuer('card-gateway-dev').setAudience(audience).setExpirationTime('1h').sign(secret);
+    // An operator's browser token is also for the ops audience (npm run token -- --scope ops).
+    opsAuth = `Bearer ${await sign('alice', 'ops', ['card-gateway-api', 'card-gateway-ops'])}`;
     merchantAuth = `Bearer ${await sign('m_1', 'payments:read payments:write')}`;
   });
   afterAll(async () => {
@@ -87,22 +88,28 @@ describe('Temporal payload encryption (real dev server, real worker processes)',
     const form = (token: string) =>
       fetch(`http://127.0.0.1:${port}/ops/session`, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: `http://127.0.0.1:${port}` },
         body: new URLSearchParams({ token }).toString(),
       });
     expect((await fetch(`http://127.0.0.1:${port}/ops/login`)).status).toBe(200);
     expect((await form(merchantAuth.replace('Bearer ', ''))).status).toBe(403);
     expect((await form('not-a-token')).status).toBe(401);
+    // The session check the UI proxy asks: the cookie counts as the token, and only an ops one.
+    const session = (cookie: string) => fetch(`http://127.0.0.1:${port}/ops/session`, { headers: { Cookie: cookie } });
+    expect((await session('')).status).toBe(401);
+    expect((await session(`gateway_ops=${merchantAuth.replace('Bearer ', '')}`)).status).toBe(403);
     const signedIn = await form(opsAuth.replace('Bearer ', ''));
     expect(signedIn.status).toBe(200);
     const cookie = signedIn.headers.get('set-cookie')!;
-    expect(cookie).toMatch(/^gateway_ops=[^;]+; Max-Age=\d+; Path=\/codec; Expires=[^;]+; HttpOnly; SameSite=Lax$/);
+    // Strict: the Web UI reaches /codec on its own origin through the UI proxy; `/`: the proxy checks it on every page.
+    expect(cookie).toMatch(/^gateway_ops=[^;]+; Max-Age=\d+; Path=\/; Expires=[^;]+; HttpOnly; SameSite=Strict$/);
     const decoded = await fetch(`http://127.0.0.1:${port}/codec/decode`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Origin: `http://localhost:${uiPort}`, Cookie: cookie.split(';')[0]! },
       body: JSON.stringify({ payloads: [] }),
     });
     expect(decoded.status).toBe(200);
+    expect(await (await session(cookie.split(';')[0]!)).json()).toEqual({ subject: 'alice' });
     expect(decoded.headers.get('access-control-allow-origin')).toBe(`http://localhost:${uiPort}`);
     expect(decoded.headers.get('access-control-allow-credentials')).toBe('true');
   });

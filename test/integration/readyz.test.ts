@@ -26,7 +26,8 @@ describe('GET /readyz against a real dev server and real worker processes', () =
   beforeAll(async () => {
     stack = await startDevStack();
     port = await freePort();
-    api = startNodeProcess('api', 'api/server.js', { ...stack.env, PORT: String(port), READINESS_TIMEOUT_MS: '3000' });
+    // No reuse of answers here: these tests stop a worker and expect the very next probe to see it.
+    api = startNodeProcess('api', 'api/server.js', { ...stack.env, PORT: String(port), READINESS_TIMEOUT_MS: '3000', READINESS_CACHE_MS: '0' });
     await api.waitForOutput(/API listening/);
   });
   afterAll(async () => {
@@ -46,6 +47,9 @@ describe('GET /readyz against a real dev server and real worker processes', () =
     expect(body.status).toBe('ready');
     expect(body.checks.map((c) => c.component)).toEqual(['temporal', 'queue:payments', 'queue:vault', 'queue:fraud', 'queue:acquirer', 'queue:records']);
     expect(body.checks.every((c) => c.ok)).toBe(true);
+    // /readyz is public: which worker answered is said without its host:pid.
+    expect(JSON.stringify(body)).not.toContain(`${os.hostname()}:`);
+    expect(body.checks.find((c) => c.component === 'queue:vault')!.detail).toBe('answered by worker [internal address]');
   });
 
   it('is 503 naming the queue when its worker is stopped, and 200 again when it is back', async () => {
@@ -67,6 +71,33 @@ describe('GET /readyz against a real dev server and real worker processes', () =
     expect(down.body.reason).toBe('queue:payments: no worker ran the readiness workflow within 3000 ms');
     await stack.startWorker('payments');
     expect((await readyz(port)).status).toBe(200);
+  });
+
+  it('a flood of /readyz cannot start a flood of workflows: probes never overlap and an answer is reused for READINESS_CACHE_MS', async () => {
+    const runsOf = async (workflowId: string) => {
+      let runs = 0;
+      for await (const _ of stack.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs += 1;
+      return runs;
+    };
+    const floodPort = await freePort();
+    const flooded = startNodeProcess('api-readyz-flood', 'api/server.js', { ...stack.env, PORT: String(floodPort), READINESS_CACHE_MS: '60000' });
+    try {
+      await flooded.waitForOutput(/API listening/);
+      const workflowId = `readiness-${os.hostname()}-${flooded.child.pid}`;
+      // 200 concurrent requests, then 100 one after another: one probe answers them all.
+      const concurrent = await Promise.all(Array.from({ length: 200 }, () => readyz(floodPort)));
+      const sequential: number[] = [];
+      for (let i = 0; i < 100; i++) sequential.push((await readyz(floodPort)).status);
+      expect([...concurrent.map((r) => r.status), ...sequential].every((s) => s === 200)).toBe(true);
+      // Visibility is eventually consistent: wait for the run to be listed, then count.
+      const deadline = Date.now() + 10_000;
+      while ((await runsOf(workflowId)) === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+      const runs = await runsOf(workflowId);
+      console.log(`readyz flood: 300 requests started ${runs} readiness workflow run(s)`);
+      expect(runs).toBe(1);
+    } finally {
+      await flooded.stop();
+    }
   });
 
   it('serves HTTPS when a certificate and key are configured', async () => {
@@ -100,10 +131,11 @@ describe('GET /readyz against a real dev server and real worker processes', () =
 
   it('is 503 naming Temporal when the server is unreachable', async () => {
     const lonelyPort = await freePort();
+    const nowhere = `127.0.0.1:${await freePort()}`;
     const lonely = startNodeProcess('api-no-temporal', 'api/server.js', {
       ...stack.env,
       PORT: String(lonelyPort),
-      TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`,
+      TEMPORAL_ADDRESS: nowhere,
       READINESS_TIMEOUT_MS: '2000',
     });
     try {
@@ -113,6 +145,8 @@ describe('GET /readyz against a real dev server and real worker processes', () =
       expect(down.body.checks).toHaveLength(1);
       expect(down.body.checks[0]).toMatchObject({ component: 'temporal', ok: false });
       expect(down.body.reason).toMatch(/^temporal: /);
+      // Whatever gRPC said, the Temporal address is not told to the public.
+      expect(JSON.stringify(down.body)).not.toContain(nowhere);
     } finally {
       await lonely.stop();
     }

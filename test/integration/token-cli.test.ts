@@ -84,6 +84,10 @@ describe('npm run token (dist/cli/token.js)', () => {
     expect(fs.existsSync(path.join(dataDir, 'keys', 'jwt-dev-secret'))).toBe(false);
     const principal = await createTokenVerifier(loadAuthConfig(jwtEnv, dataDir)).verify(run.stdout.trim());
     expect(principal).toMatchObject({ subject: 'm_3', kind: 'operator' });
+    // An ops token is also for the ops audience (what opens a browser ops session); a merchant's is not.
+    expect(decodeJwt(run.stdout.trim()).aud).toEqual(['aud-test', 'card-gateway-ops']);
+    const merchant = await runCli(['--merchant', 'm_4', '--scope', 'payments:read'], cleanEnv({ DATA_DIR: dataDir, ...jwtEnv }));
+    expect(decodeJwt(merchant.stdout.trim()).aud).toBe('aud-test');
   });
 
   it.each([

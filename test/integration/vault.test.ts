@@ -11,6 +11,7 @@ import { KmsKeyProvider } from '../../src/vault/keys/kms-key-provider';
 import { LocalKeyProvider } from '../../src/vault/keys/local-key-provider';
 import { rewrapDataKeys } from '../../src/vault/key-rotation';
 import { Vault, VaultReferenceError } from '../../src/vault/vault';
+import { findCardSecrets } from '../helpers/card-secret-scan';
 import { createKmsKey, startKmsServer, type KmsServer } from '../helpers/kms-server';
 import { TEST_CARDS, TEST_CVCS, testCard } from '../helpers/test-cards';
 import { postgresBackend, sqliteBackend, type Backend, type TestDatabase } from '../helpers/vault-backends';
@@ -73,14 +74,13 @@ describe.each(backends.flatMap((backend) => [localKind, kmsKind].map((kind) => [
       keys = new CachingKeyProvider(rawKeys);
       clock = Date.UTC(2026, 10, 25, 12, 0, 0);
       audit = new AuditLog(store.db, () => clock);
-      intake = new CardIntake(store.db, keys, audit, { ttlMs: 30 * MINUTE, now: () => clock });
+      intake = new CardIntake(store.db, audit, { ttlMs: 30 * MINUTE, now: () => clock });
       vault = await Vault.open(store.db, keys, audit, { now: () => clock });
     });
     afterEach(async () => {
       // Invariant 4 for everything the test stored: no test PAN or CVC in plaintext anywhere.
-      const raw = (await store.rawContent()).toString('latin1');
-      for (const pan of Object.values(TEST_CARDS)) expect(raw.includes(pan) ? pan.slice(-4) : null).toBeNull();
-      for (const cvc of TEST_CVCS) expect(raw.includes(`"${cvc}"`)).toBe(false);
+      // In any form: bare, hex, base64, JSON (test/helpers/card-secret-scan.ts).
+      expect(findCardSecrets((await store.rawContent()).toString('latin1'))).toEqual([]);
       expect(await audit.verify()).toMatchObject({ ok: true });
       await store.close();
     });
@@ -91,7 +91,7 @@ describe.each(backends.flatMap((backend) => [localKind, kmsKind].map((kind) => [
       const sealed = await intake.seal(testCard(TEST_CARDS.visa), { actor: 'api', merchantId: 'm_1' });
       expect(sealed.intakeRef).toMatch(/^int_[\w-]{22}$/);
       expect(sealed.cvvRef).toMatch(/^cvv_[\w-]{22}$/);
-      const card = await vault.tokenize(sealed.intakeRef);
+      const card = await vault.tokenize(sealed.intakeRef, { merchantId: 'm_test' });
       expect(card).toEqual({
         token: expect.stringMatching(/^tok_[\w-]{22}$/),
         fingerprint: expect.stringMatching(/^fp_[\w-]{22}$/),
@@ -111,9 +111,9 @@ describe.each(backends.flatMap((backend) => [localKind, kmsKind].map((kind) => [
     });
 
     it('the same card gets the same fingerprint and token; another card does not; tokens are not derived from the PAN', async () => {
-      const first = await vault.tokenize((await intake.seal(testCard(TEST_CARDS.mastercard), { actor: 'api' })).intakeRef);
-      const again = await vault.tokenize((await intake.seal(testCard(TEST_CARDS.mastercard, { exp_year: 2031 }), { actor: 'api' })).intakeRef);
-      const other = await vault.tokenize((await intake.seal(testCard(TEST_CARDS.amex), { actor: 'api' })).intakeRef);
+      const first = await vault.tokenize((await intake.seal(testCard(TEST_CARDS.mastercard), { actor: 'api' })).intakeRef, { merchantId: 'm_test' });
+      const again = await vault.tokenize((await intake.seal(testCard(TEST_CARDS.mastercard, { exp_year: 2031 }), { actor: 'api' })).intakeRef, { merchantId: 'm_test' });
+      const other = await vault.tokenize((await intake.seal(testCard(TEST_CARDS.amex), { actor: 'api' })).intakeRef, { merchantId: 'm_test' });
       expect(again.fingerprint).toBe(first.fingerprint);
       expect(again.token).toBe(first.token);
       expect(again.expYear).toBe(2031); // a reissued card keeps its number and token
@@ -127,8 +127,8 @@ describe.each(backends.flatMap((backend) => [localKind, kmsKind].map((kind) => [
         const otherAudit = new AuditLog(elsewhere.db);
         const otherKeys = new CachingKeyProvider(await kind.create());
         const otherVault = await Vault.open(elsewhere.db, otherKeys, otherAudit);
-        const sealed = await new CardIntake(elsewhere.db, otherKeys, otherAudit, { ttlMs: MINUTE }).seal(testCard(TEST_CARDS.mastercard), { actor: 'api' });
-        const there = await otherVault.tokenize(sealed.intakeRef);
+        const sealed = await new CardIntake(elsewhere.db, otherAudit, { ttlMs: MINUTE }).seal(testCard(TEST_CARDS.mastercard), { actor: 'api' });
+        const there = await otherVault.tokenize(sealed.intakeRef, { merchantId: 'm_test' });
         expect(there.token).not.toBe(first.token);
         expect(there.fingerprint).not.toBe(first.fingerprint);
       } finally {
@@ -136,16 +136,32 @@ describe.each(backends.flatMap((backend) => [localKind, kmsKind].map((kind) => [
       }
     });
 
+    it('fingerprints are per merchant: one card, one token, a fingerprint at each merchant that the other cannot link', async () => {
+      const at = (merchantId: string) => async () =>
+        vault.tokenize((await intake.seal(testCard(TEST_CARDS.visa), { actor: 'api' })).intakeRef, { merchantId });
+      const a1 = await at('m_fp_a')();
+      const a2 = await at('m_fp_a')();
+      const b = await at('m_fp_b')();
+      expect(a2.fingerprint).toBe(a1.fingerprint);
+      expect(b.fingerprint).not.toBe(a1.fingerprint);
+      expect(b.token).toBe(a1.token); // the vault's one card: the fraud engine's key is derived from it, inside the workers
+      expect(b.fingerprint).toMatch(/^fp_[\w-]{22}$/);
+      // Neither merchant's fingerprint is the vault's own card key.
+      const [row] = await store.db.query<{ fingerprint: string }>('SELECT fingerprint FROM cards WHERE token = $1', [a1.token]);
+      expect([a1.fingerprint, b.fingerprint]).not.toContain(row!.fingerprint);
+      expect((await vault.card(a1.token, 'm_fp_b')).fingerprint).toBe(b.fingerprint);
+    });
+
     it('tokenizing the same intake twice (an activity retry) gives the same answer', async () => {
       const { intakeRef } = await intake.seal(testCard(TEST_CARDS.discover), { actor: 'api' });
-      const first = await vault.tokenize(intakeRef);
-      expect(await vault.tokenize(intakeRef)).toEqual(first);
-      await expect(vault.tokenize('int_doesnotexistdoesnotexi')).rejects.toThrow(VaultReferenceError);
+      const first = await vault.tokenize(intakeRef, { merchantId: 'm_test' });
+      expect(await vault.tokenize(intakeRef, { merchantId: 'm_test' })).toEqual(first);
+      await expect(vault.tokenize('int_doesnotexistdoesnotexi', { merchantId: 'm_test' })).rejects.toThrow(VaultReferenceError);
     });
 
     it('gives PAN and CVV to an authorization, and after purgeCvv the CVV is gone for good', async () => {
       const sealed = await intake.seal(testCard(TEST_CARDS.visa), { actor: 'api' });
-      const { token } = await vault.tokenize(sealed.intakeRef);
+      const { token } = await vault.tokenize(sealed.intakeRef, { merchantId: 'm_test' });
       const seen = await vault.withCardForAuthorization(token, sealed.cvvRef, EXPIRY, {}, async (card) => ({
         panMatches: card.pan === TEST_CARDS.visa,
         cvcMatches: card.cvc === TEST_CVCS[0],
@@ -153,13 +169,16 @@ describe.each(backends.flatMap((backend) => [localKind, kmsKind].map((kind) => [
       }));
       expect(seen).toEqual({ panMatches: true, cvcMatches: true, expiry: '12/2030' });
 
-      // Someone kept a copy of the CVV's ciphertext before the purge.
-      const [copy] = await store.db.query<{ ciphertext: Buffer }>('SELECT ciphertext FROM cvv_records WHERE id = $1', [sealed.cvvRef]);
+      // Someone kept a copy of the CVV's ciphertext before the purge (test/integration/cvv-shredding.test.ts
+      // shows that once its epoch is over, no key that still exists opens it).
+      const [copy] = await store.db.query<{ ciphertext: Buffer }>('SELECT ciphertext FROM cvv_seals WHERE cvv_id = $1', [sealed.cvvRef]);
+      expect(copy!.ciphertext.length).toBeGreaterThan(0);
       expect(await vault.purgeCvv(sealed.cvvRef)).toEqual({ purged: true });
       expect(await vault.purgeCvv(sealed.cvvRef)).toEqual({ purged: false }); // idempotent
 
       // The row and its wrapped key are gone (read directly from the table)...
       expect(await count('SELECT COUNT(*) AS n FROM cvv_records WHERE id = $1', [sealed.cvvRef])).toBe(0);
+      expect(await count('SELECT COUNT(*) AS n FROM cvv_seals WHERE cvv_id = $1', [sealed.cvvRef])).toBe(0);
       // ...the vault cannot give it back...
       await expect(vault.withCardForAuthorization(token, sealed.cvvRef, EXPIRY, {}, async () => 'used')).rejects.toMatchObject({ code: 'cvv_not_found' });
       // ...and no data key left anywhere in the database opens the copy.
@@ -181,6 +200,7 @@ describe.each(backends.flatMap((backend) => [localKind, kmsKind].map((kind) => [
       const unused = await intake.seal(testCard(TEST_CARDS.visa), { actor: 'api' });
       clock += 29 * MINUTE;
       expect(await vault.sweepExpired()).toEqual({ cvvs: [], intakes: 0 });
+      await vault.maintainCvvEpochs(); // what the sweeper does next: a fresh epoch to seal CVVs to
       const younger = await intake.seal(testCard(TEST_CARDS.mastercard), { actor: 'api' });
       clock += 2 * MINUTE; // the first is 31 minutes old, the second 2
       expect(await vault.sweepExpired()).toEqual({ cvvs: [unused.cvvRef], intakes: 1 });
@@ -194,7 +214,7 @@ describe.each(backends.flatMap((backend) => [localKind, kmsKind].map((kind) => [
       async function stored() {
         const a = await intake.seal(testCard(TEST_CARDS.visa), { actor: 'api' });
         const b = await intake.seal(testCard(TEST_CARDS.mastercard), { actor: 'api' });
-        return { a, b, tokenA: (await vault.tokenize(a.intakeRef)).token, tokenB: (await vault.tokenize(b.intakeRef)).token };
+        return { a, b, tokenA: (await vault.tokenize(a.intakeRef, { merchantId: 'm_test' })).token, tokenB: (await vault.tokenize(b.intakeRef, { merchantId: 'm_test' })).token };
       }
       const flipLastByte = (buf: Buffer) => Buffer.concat([buf.subarray(0, -1), Buffer.from([buf[buf.length - 1]! ^ 0x01])]);
 
@@ -205,17 +225,24 @@ describe.each(backends.flatMap((backend) => [localKind, kmsKind].map((kind) => [
         await expect(vault.withCardForAuthorization(tokenA, a.cvvRef, EXPIRY, {}, async () => 'used')).rejects.toThrow(
           /card-pan record cards\|tok_.* failed authentication/,
         );
-        const [cvv] = await store.db.query<{ ciphertext: Buffer }>('SELECT ciphertext FROM cvv_records WHERE id = $1', [a.cvvRef]);
-        await store.db.execute('UPDATE cvv_records SET ciphertext = $1 WHERE id = $2', [flipLastByte(cvv!.ciphertext.subarray(0)), a.cvvRef]);
+        const [cvv] = await store.db.query<{ ciphertext: Buffer }>('SELECT ciphertext FROM cvv_seals WHERE cvv_id = $1', [a.cvvRef]);
+        await store.db.execute('UPDATE cvv_seals SET ciphertext = $1 WHERE cvv_id = $2', [flipLastByte(cvv!.ciphertext.subarray(0)), a.cvvRef]);
         await store.db.execute('UPDATE cards SET ciphertext = $1 WHERE token = $2', [card!.ciphertext, tokenA]);
         await expect(vault.withCardForAuthorization(tokenA, a.cvvRef, EXPIRY, {}, async () => 'used')).rejects.toThrow(CiphertextTamperedError);
       });
 
-      it('one changed byte of a wrapped data key fails loudly', async () => {
+      it('one changed byte of a wrapped data key, or of an HPKE encapsulated key, fails loudly', async () => {
         const { a, tokenA } = await stored();
-        const [cvv] = await store.db.query<{ wrapped_key: Buffer }>('SELECT wrapped_key FROM cvv_records WHERE id = $1', [a.cvvRef]);
-        await store.db.execute('UPDATE cvv_records SET wrapped_key = $1 WHERE id = $2', [flipLastByte(cvv!.wrapped_key), a.cvvRef]);
-        await expect(vault.withCardForAuthorization(tokenA, a.cvvRef, EXPIRY, {}, async () => 'used')).rejects.toThrow(KeyUnwrapError);
+        const [card] = await store.db.query<{ wrapped_key: Buffer }>('SELECT wrapped_key FROM cards WHERE token = $1', [tokenA]);
+        await store.db.execute('UPDATE cards SET wrapped_key = $1 WHERE token = $2', [flipLastByte(card!.wrapped_key), tokenA]);
+        await expect(vault.withCardForAuthorization(tokenA, undefined, EXPIRY, {}, async () => 'used')).rejects.toThrow(KeyUnwrapError);
+        const [cvv] = await store.db.query<{ enc: Buffer }>('SELECT enc FROM cvv_seals WHERE cvv_id = $1', [a.cvvRef]);
+        await store.db.execute('UPDATE cvv_seals SET enc = $1 WHERE cvv_id = $2', [flipLastByte(cvv!.enc), a.cvvRef]);
+        await expect(vault.withCardForAuthorization(tokenA, a.cvvRef, EXPIRY, {}, async () => 'used')).rejects.toThrow(CiphertextTamperedError);
+        const other = await intake.seal(testCard(TEST_CARDS.amex), { actor: 'api' });
+        const [sealedIntake] = await store.db.query<{ wrapped_key: Buffer }>('SELECT wrapped_key FROM card_intakes WHERE id = $1', [other.intakeRef]);
+        await store.db.execute('UPDATE card_intakes SET wrapped_key = $1 WHERE id = $2', [flipLastByte(sealedIntake!.wrapped_key), other.intakeRef]);
+        await expect(vault.tokenize(other.intakeRef, { merchantId: 'm_test' })).rejects.toThrow(CiphertextTamperedError);
       });
 
       it('a ciphertext moved to another record fails to decrypt', async () => {
@@ -228,14 +255,14 @@ describe.each(backends.flatMap((backend) => [localKind, kmsKind].map((kind) => [
         );
         await expect(vault.withCardForAuthorization(tokenB, b.cvvRef, EXPIRY, {}, async () => 'used')).rejects.toThrow(CiphertextTamperedError);
         // The CVV of one payment cannot be used for another either.
-        const [cvvA] = await store.db.query<{ ciphertext: Buffer; wrapped_key: Buffer }>('SELECT ciphertext, wrapped_key FROM cvv_records WHERE id = $1', [a.cvvRef]);
-        await store.db.execute('UPDATE cvv_records SET ciphertext = $1, wrapped_key = $2 WHERE id = $3', [cvvA!.ciphertext, cvvA!.wrapped_key, b.cvvRef]);
+        const [cvvA] = await store.db.query<{ ciphertext: Buffer; enc: Buffer }>('SELECT ciphertext, enc FROM cvv_seals WHERE cvv_id = $1', [a.cvvRef]);
+        await store.db.execute('UPDATE cvv_seals SET ciphertext = $1, enc = $2 WHERE cvv_id = $3', [cvvA!.ciphertext, cvvA!.enc, b.cvvRef]);
         await expect(vault.withCardForAuthorization(tokenA, b.cvvRef, EXPIRY, {}, async () => 'used')).rejects.toThrow(CiphertextTamperedError);
       });
     });
 
     it('the wrong master key fails at start-up, not at the first payment', async () => {
-      await vault.tokenize((await intake.seal(testCard(TEST_CARDS.visa), { actor: 'api' })).intakeRef);
+      await vault.tokenize((await intake.seal(testCard(TEST_CARDS.visa), { actor: 'api' })).intakeRef, { merchantId: 'm_test' });
       if (kind.name === 'local') {
         // Another key file: the vault refuses to open on this database.
         await expect(Vault.open(store.db, await kind.create(), audit)).rejects.toThrow(KeyUnwrapError);
@@ -250,7 +277,7 @@ describe.each(backends.flatMap((backend) => [localKind, kmsKind].map((kind) => [
 
     it('rotation re-wraps every data key under the new master key without touching the data; old keys decrypt until then', async () => {
       const before = await intake.seal(testCard(TEST_CARDS.visa), { actor: 'api' });
-      const { token } = await vault.tokenize(before.intakeRef);
+      const { token } = await vault.tokenize(before.intakeRef, { merchantId: 'm_test' });
       const [oldRow] = await store.db.query<{ key_id: string; key_version: number; ciphertext: Buffer }>(
         'SELECT key_id, key_version, ciphertext FROM cards WHERE token = $1',
         [token],
@@ -259,24 +286,29 @@ describe.each(backends.flatMap((backend) => [localKind, kmsKind].map((kind) => [
       const newKey = rotated.currentKey();
       expect(newKey).not.toEqual({ keyId: oldRow!.key_id, keyVersion: oldRow!.key_version });
 
-      // Before re-wrapping, a vault on the new master key still reads the old records.
+      // Before re-wrapping, a vault on the new master key still reads the old records. (A CVV is
+      // not under the master key at all: only the vault instance holding its epoch key opens it.)
       const vaultAfter = await Vault.open(store.db, rotated, audit, { now: () => clock });
-      const read = (v: Vault, cvvRef: string) => v.withCardForAuthorization(token, cvvRef, EXPIRY, {}, async (c) => c.pan === TEST_CARDS.visa);
-      expect(await read(vaultAfter, before.cvvRef)).toBe(true);
+      const read = (v: Vault, cvvRef?: string) => v.withCardForAuthorization(token, cvvRef, EXPIRY, {}, async (c) => c.pan === TEST_CARDS.visa && (cvvRef === undefined || c.cvc === TEST_CVCS[0]));
+      expect(await read(vaultAfter)).toBe(true);
+      expect(await read(vault, before.cvvRef)).toBe(true);
 
       const report = await rewrapDataKeys(store.db, rotated, audit, 'operator:test');
       expect(report.to).toEqual(newKey);
       expect(report.rewrapped.cards).toBeGreaterThanOrEqual(1);
-      expect(report.rewrapped.vault_secrets).toBe(1);
+      expect(report.rewrapped.vault_secrets).toBe(2); // the fingerprint secret and the intake key's seed
       const stale = await count(
-        `SELECT COUNT(*) AS n FROM (SELECT key_id, key_version FROM cards UNION ALL SELECT key_id, key_version FROM cvv_records
+        `SELECT COUNT(*) AS n FROM (SELECT key_id, key_version FROM cards UNION ALL SELECT key_id, key_version FROM cvv_records WHERE key_id NOT LIKE 'hpke:%'
            UNION ALL SELECT key_id, key_version FROM vault_secrets) AS k WHERE NOT (key_id = $1 AND key_version = $2)`,
         [newKey.keyId, newKey.keyVersion],
       );
       expect(stale).toBe(0);
       const [newRow] = await store.db.query<{ ciphertext: Buffer }>('SELECT ciphertext FROM cards WHERE token = $1', [token]);
       expect(newRow!.ciphertext.equals(oldRow!.ciphertext)).toBe(true); // the data was not touched
-      expect(await read(await Vault.open(store.db, rotated, audit), before.cvvRef)).toBe(true);
+      expect(await read(await Vault.open(store.db, rotated, audit))).toBe(true);
+      const after = await intake.seal(testCard(TEST_CARDS.visa), { actor: 'api' });
+      expect(await vault.tokenize(after.intakeRef, { merchantId: 'm_test' })).toMatchObject({ token });
+      expect(await read(vault, before.cvvRef)).toBe(true);
       expect(await count("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'key.rotate'", [])).toBe(1);
       // Running it again finds nothing left to do.
       expect(Object.values((await rewrapDataKeys(store.db, rotated, audit, 'operator:test')).rewrapped)).toEqual([0, 0, 0, 0]);

@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import { authConfigSchema } from '../../src/api/auth/auth-config';
 import { envSchema } from '../../src/config/env';
 import { ALL_QUEUES } from '../../src/temporal/task-queues';
+import { uiProxyEnvSchema } from '../../src/ui-proxy/config';
 
 /**
  * No Docker engine runs where the tests run, so the compose file is checked as data: every
@@ -31,7 +32,7 @@ const packageJson = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 
 describe('docker-compose.yml', () => {
   it('has Temporal on PostgreSQL, its Web UI, one service per task queue, the API and the setup job', () => {
     expect(Object.keys(services).sort()).toEqual(
-      ['postgresql', 'temporal', 'temporal-certs', 'temporal-ui', 'temporal-setup', 'acquirer-sandbox', 'api', 'prometheus', 'grafana', ...ALL_QUEUES.map((q) => `worker-${q}`)].sort(),
+      ['postgresql', 'temporal', 'temporal-certs', 'temporal-ui', 'ui-proxy', 'temporal-setup', 'acquirer-sandbox', 'api', 'prometheus', 'grafana', ...ALL_QUEUES.map((q) => `worker-${q}`)].sort(),
     );
     expect(services.temporal!.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgresql' });
     expect(services['temporal-ui']!.environment!.TEMPORAL_ADDRESS).toBe('temporal:7233');
@@ -56,22 +57,45 @@ describe('docker-compose.yml', () => {
   });
 
   it.each(gatewayServices)('%s sets only configuration variables the code reads, with valid values', (_name, service) => {
-    const known = [...Object.keys(envSchema.shape), ...Object.keys(authConfigSchema.shape)];
+    // The UI proxy reads only its own variables (src/ui-proxy/config.ts): it never talks to Temporal.
+    const schema = _name === 'ui-proxy' ? uiProxyEnvSchema : envSchema;
+    const known = _name === 'ui-proxy' ? Object.keys(uiProxyEnvSchema.shape) : [...Object.keys(envSchema.shape), ...Object.keys(authConfigSchema.shape)];
     const environment = service.environment ?? {};
     expect(Object.keys(environment).filter((k) => !known.includes(k))).toEqual([]);
-    if (_name !== 'acquirer-sandbox') expect(environment.TEMPORAL_ADDRESS).toBe('temporal:7233');
-    expect(envSchema.safeParse(environment).success).toBe(true);
+    if (_name !== 'acquirer-sandbox' && _name !== 'ui-proxy') expect(environment.TEMPORAL_ADDRESS).toBe('temporal:7233');
+    expect(schema.safeParse(environment).success).toBe(true);
   });
 
-  it('the services that share card data share one database and one master key, and the API has a JWT secret', () => {
+  it('publishes the Web UI only through the UI proxy, which reaches the API and the UI by their service names', () => {
+    const proxy = services['ui-proxy']!;
+    expect(services['temporal-ui']!.ports).toBeUndefined();
+    expect(proxy.ports).toEqual([`8233:${proxy.environment!.UI_PROXY_PORT}`]);
+    expect(proxy.environment!.UI_PROXY_API_URL).toBe(`http://api:${services.api!.environment!.PORT}`);
+    expect(proxy.environment!.UI_PROXY_TEMPORAL_UI_URL).toBe('http://temporal-ui:8080');
+    // Same-origin codec calls: the UI is told a path on its own origin, which the proxy serves.
+    expect(services['temporal-ui']!.environment!.TEMPORAL_CODEC_ENDPOINT).toBe('/codec');
+    // No key: /codec is decoded by the API.
+    expect(proxy.volumes ?? []).not.toContain('keys:/keys');
+  });
+
+  it('the services that share card data share one database; only the vault worker has the master key; the API has a JWT secret', () => {
     for (const name of ['api', 'worker-vault', 'worker-fraud']) {
       expect(services[name]!.environment!.DATABASE_URL).toMatch(/^postgres:\/\/.+@postgresql:5432\/gateway$/);
     }
     expect(services.postgresql!.environment!.POSTGRES_DB).toBe('gateway');
     for (const name of ['api', ...ALL_QUEUES.map((q) => `worker-${q}`)]) {
-      expect(services[name]!.environment!.MASTER_KEY_FILE).toBe('/keys/master-key.json');
-      expect(services[name]!.volumes).toContain('keys:/keys');
+      // Every process: the Temporal payload key, on its own volume.
+      expect(services[name]!.environment!.PAYLOAD_KEY_FILE).toBe('/keys/payload/payload-key.json');
+      expect(services[name]!.volumes).toContain('payload-keys:/keys/payload');
+      // Only the vault worker: the master key that wraps card data, on a volume nobody else mounts.
+      const isVault = name === 'worker-vault';
+      expect([name, services[name]!.environment!.MASTER_KEY_FILE]).toEqual([name, isVault ? '/keys/vault/master-key.json' : undefined]);
+      expect([name, (services[name]!.volumes ?? []).some((v) => v.startsWith('vault-keys:'))]).toEqual([name, isVault]);
     }
+    for (const [name, service] of Object.entries(services)) {
+      if (name !== 'worker-vault') expect([name, (service.volumes ?? []).some((v) => v.startsWith('vault-keys:'))]).toEqual([name, false]);
+    }
+    expect(services['acquirer-sandbox']!.volumes ?? []).not.toContain('payload-keys:/keys/payload');
     expect(services.api!.environment!.JWT_SECRET).toMatch(/^\$\{JWT_SECRET:\?/);
   });
 
@@ -89,7 +113,10 @@ describe('docker-compose.yml', () => {
       scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
     };
     const targets = Object.fromEntries(prometheus.scrape_configs.map((c) => [c.job_name, c.static_configs.flatMap((t) => t.targets).sort()]));
-    expect(targets['gateway-api']).toEqual([`api:${services.api!.environment!.PORT}`]);
+    // The API's metrics listener, not its public port (which serves no /metrics).
+    expect(services.api!.environment!.METRICS_PORT).toBeDefined();
+    expect(services.api!.environment!.METRICS_PORT).not.toBe(services.api!.environment!.PORT);
+    expect(targets['gateway-api']).toEqual([`api:${services.api!.environment!.METRICS_PORT}`]);
     expect(targets['gateway-workers']).toEqual(ALL_QUEUES.map((q) => `worker-${q}:${services[`worker-${q}`]!.environment!.METRICS_PORT}`).sort());
     expect(prometheus.rule_files).toEqual(['/etc/prometheus/alerts.yml']);
     const mounted = (name: string) =>

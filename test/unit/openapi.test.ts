@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { parseInput } from '../../src/api/validation';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import type { Server } from 'node:http';
@@ -44,6 +45,7 @@ import {
 } from '../../src/api/payments/schemas';
 import type { ReadinessReport } from '../../src/api/readiness';
 import { AuditLog } from '../../src/audit/audit-log';
+import { CardDataAttestations } from '../../src/audit/card-data-attestation';
 import { createLogger } from '../../src/logging/logger';
 import { migrate } from '../../src/storage/migrate';
 import { SqliteDb } from '../../src/storage/sqlite-db';
@@ -199,7 +201,7 @@ describe('OpenAPI document', () => {
         .setExpirationTime('5m')
         .sign(secret);
     const audit = new AuditLog(db);
-    const intake = new CardIntake(db, keys, audit, { ttlMs: 60_000 });
+    const intake = new CardIntake(db, audit, { ttlMs: 60_000 });
     const payments = new PaymentService(client, intake, audit, new PaymentRecords(db, 86_400_000), {
       policy: { authorizationExpiryMs: 1, reviewDeadlineMs: 1, settlementCutoffUtc: '22:00', refundWindowMs: 1 },
       authorizationWaitMs: 100,
@@ -214,6 +216,7 @@ describe('OpenAPI document', () => {
       balance: new BalanceService(new LedgerReader(db)),
       reconciliation: new ReconciliationReports(db),
       fraud: new FraudOpsService(client, audit),
+      cardData: new CardDataAttestations(db),
       authenticate: authenticate(createTokenVerifier(auth), { apiKeys: new ApiKeys(db) }),
       verifier: createTokenVerifier(auth),
       stripe: stripeServices({ db, client, intake, payments, records: new PaymentRecords(db, 86_400_000), cvvTtlMs: 60_000, logger: createLogger({ name: 'api', level: 'silent' }) }),
@@ -431,5 +434,54 @@ describe('OpenAPI document', () => {
     const missing = await fetch(`${base}/docs/assets/package.json`);
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ error: { type: 'not_found_error', code: 'asset_not_found' } });
+  });
+
+  it('answers 405 with an Allow header and the JSON error for a method a known path does not serve; 404 for unknown paths', async () => {
+    const bearer = { Authorization: `Bearer ${await token(['payments:write', 'payments:read', 'refunds:write', 'ops'])}` };
+    const cases: [string, string, string][] = [
+      ['DELETE', '/v1/payments', 'GET, HEAD, POST'],
+      ['PUT', '/v1/payments/pay_0123456789abcdef01234567', 'GET, HEAD'],
+      ['GET', '/v1/payments/pay_0123456789abcdef01234567/capture', 'POST'],
+      ['PATCH', '/healthz', 'GET, HEAD'],
+      ['POST', '/openapi.json', 'GET, HEAD'],
+    ];
+    for (const [method, url, allow] of cases) {
+      const response = await fetch(`${base}${url}`, { method, headers: bearer });
+      const body = (await response.json()) as { error: { type: string; code: string; message: string } };
+      expect({ method, url, status: response.status, allow: response.headers.get('allow'), code: body.error.code }).toEqual({ method, url, status: 405, allow, code: 'method_not_allowed' });
+      // The message names the route's pattern, not the raw path (which may hold anything).
+      expect(body.error.message).not.toContain('pay_0123456789abcdef01234567');
+    }
+    // Every 405 agrees with the document: the methods it lists are the ones the document declares for that path.
+    for (const [, url, allow] of cases) {
+      const documented = Object.entries(doc.paths).find(([p]) => new RegExp(`^${p.replace(/\{[^}]+\}/g, '[^/]+')}$`).test(url))!;
+      const declared = Object.keys(documented[1]).map((m) => m.toUpperCase());
+      expect(allow.split(', ').filter((m) => m !== 'HEAD').sort()).toEqual(declared.sort());
+    }
+    expect((await fetch(`${base}/v1/nothing-here`, { method: 'DELETE', headers: bearer })).status).toBe(404);
+  });
+
+  it('states what validation enforces: the currency list, edge statuses on every route, links from a created payment, no /metrics', () => {
+    const create = doc.paths['/v1/payments']!.post as { requestBody: { content: { 'application/json': { schema: { $ref: string } } } }; responses: Record<string, { links?: Record<string, { operationId: string }> }> };
+    const body = doc.components.schemas.CreatePaymentRequest as { properties: { currency: { enum: string[] } } };
+    expect(body.properties.currency.enum).toEqual(expect.arrayContaining(['USD', 'usd', 'EUR', 'eur']));
+    expect(() => parseInput(createPaymentBody, { amount: 1, currency: 'XYZ', card: {} }, 'body')).toThrow(/currency/);
+    for (const status of ['200', '201', '202']) {
+      expect(Object.values(create.responses[status]!.links ?? {}).map((l) => l.operationId).sort()).toEqual(['cancelPayment', 'capturePayment', 'getPayment', 'refundPayment']);
+    }
+    for (const [p, item] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(item as Record<string, { responses: Record<string, unknown>; requestBody?: unknown }>)) {
+        const limited = !['/healthz', '/readyz'].includes(p);
+        expect({ route: `${method} ${p}`, has429: '429' in op.responses }).toEqual({ route: `${method} ${p}`, has429: limited });
+        if (op.requestBody) expect({ route: `${method} ${p}`, has: ['413', '415'].every((s) => s in op.responses) }).toEqual({ route: `${method} ${p}`, has: true });
+      }
+    }
+    const reconciliation = (doc.paths['/v1/reconciliation/{date}']!.get as { parameters: { schema: { format?: string } }[] }).parameters[0]!.schema;
+    expect(reconciliation.format).toBe('date');
+    expect(doc.paths['/metrics']).toBeUndefined();
+  });
+
+  it('GET /metrics is not served on the API port', async () => {
+    expect((await fetch(`${base}/metrics`)).status).toBe(404);
   });
 });

@@ -204,6 +204,23 @@ describe('payment lifecycle (time-skipping)', () => {
     });
   });
 
+  it('a vault worker restart during a review: its CVV epoch key is gone, the approved payment fails (cvv_unavailable) and nothing moves', async () => {
+    await life.withWorkers(async () => {
+      const handle = await life.startPayment({ card: TEST_CARDS.fraudReview });
+      expect((await decisionOf(handle)).status).toBe('requires_review');
+      // What a restart does to the vault worker's memory: the epoch keys are gone; the new process makes a new epoch.
+      await life.vault.cvvEpochs.dropAll();
+      await life.vault.maintainCvvEpochs();
+      await ask(handle, requestReviewSignal, { decision: 'approve', actor: 'operator:carol' });
+      const final = (await handle.result()) as PaymentState;
+      expect(final.status).toBe('failed');
+      expect(JSON.stringify(final)).toContain('cvv_unavailable');
+      // Nothing reached the acquirer (no authorization, no hold), and the CVV's rows are purged.
+      expect(movements(handle.workflowId).filter((m) => m.startsWith('authorization:approved'))).toEqual([]);
+      expect(Number((await life.db.query<{ n: number }>("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'card.detokenize' AND payment_id = $1", [handle.workflowId]))[0]!.n)).toBe(0);
+    });
+  });
+
   it('declines are final and never retried; the CVV is destroyed for declined authorizations too', async () => {
     await life.withWorkers(async () => {
       const cvvsBefore = await cvvRows();

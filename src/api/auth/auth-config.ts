@@ -13,6 +13,7 @@ import { createSecretFileOnce, looseMode } from '../../config/secret-file';
  * |---|---|---|
  * | JWT_ISSUER | card-gateway-dev | the required `iss` |
  * | JWT_AUDIENCE | card-gateway-api | the required `aud` |
+ * | JWT_OPS_AUDIENCE | card-gateway-ops | the `aud` a token also needs to open an ops session (/ops/session) |
  * | JWT_ALGORITHMS | HS256 | comma list of RS256, ES256, HS256; HS256 never mixes with RS256/ES256 |
  * | JWT_SECRET | dev: generated into DATA_DIR/keys/jwt-dev-secret | HS256 shared secret, ≥ 32 characters |
  * | JWT_JWKS_URL | — | JWKS for RS256/ES256 (https, or http on a loopback host) |
@@ -34,6 +35,7 @@ const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 export const authConfigSchema = z.object({
   JWT_ISSUER: z.string().trim().min(1).max(256).default('card-gateway-dev'),
   JWT_AUDIENCE: z.string().trim().min(1).max(256).default('card-gateway-api'),
+  JWT_OPS_AUDIENCE: z.string().trim().min(1).max(256).default('card-gateway-ops'),
   JWT_ALGORITHMS: z
     .string()
     .default('HS256')
@@ -74,6 +76,8 @@ export type KeySource =
 export interface AuthConfig {
   issuer: string;
   audience: string;
+  /** The audience an operator's browser token carries beside `audience` (src/api/routes/ops-session.ts). */
+  opsAudience: string;
   /** Non-empty; either exactly ['HS256'] or a subset of RS256/ES256. */
   algorithms: JwtAlgorithm[];
   clockSkewSeconds: number;
@@ -145,7 +149,7 @@ export function loadAuthConfig(env: NodeJS.ProcessEnv, dataDir: string): AuthCon
     );
   }
 
-  const base = { issuer: cfg.JWT_ISSUER, audience: cfg.JWT_AUDIENCE, algorithms, clockSkewSeconds: cfg.JWT_CLOCK_SKEW_SECONDS };
+  const base = { issuer: cfg.JWT_ISSUER, audience: cfg.JWT_AUDIENCE, opsAudience: cfg.JWT_OPS_AUDIENCE, algorithms, clockSkewSeconds: cfg.JWT_CLOCK_SKEW_SECONDS };
 
   if (hmac) {
     if (cfg.JWT_SECRET !== undefined) return { ...base, key: secretSource('env', cfg.JWT_SECRET) };

@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { paymentIdParam } from '../payments/schemas';
+import { freeText } from '../free-text';
 
 /** Request schemas of the operations' fraud routes: they validate at the edge and generate the OpenAPI description. */
 export const fraudReportBody = z.strictObject({
   payment: paymentIdParam.meta({ description: 'The payment reported as fraud (a chargeback, a cardholder claim)' }),
-  reason: z.string().min(1).max(500).optional().meta({ description: 'Free text for the record, e.g. `chargeback 10.4`' }),
+  reason: freeText(500, 1).optional().meta({ description: 'Free text for the record, e.g. `chargeback 10.4`' }),
 });
 export type FraudReportBody = z.infer<typeof fraudReportBody>;
 

@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { JWT_ALGORITHMS } from '../auth/auth-config';
 import { SCOPES } from '../auth/verify-token';
 import { RESPONSE_SCHEMAS } from './response-schemas';
-import { REQUEST_SCHEMAS, ROUTES, type RouteSpec } from './routes';
+import { REQUEST_SCHEMAS, ROUTES, type ResponseSpec, type RouteSpec } from './routes';
+import { errorResponse } from './response-schemas';
 
 /**
  * The OpenAPI 3.1 document, generated from the route table (./routes.ts) and the zod schemas in
@@ -58,6 +59,28 @@ function responseComponents(): { schemas: Record<string, JsonSchema>; registry: 
   for (const [id, schema] of Object.entries(RESPONSE_SCHEMAS)) registry.add(schema, { id });
   const { schemas } = z.toJSONSchema(registry, { target: JSON_SCHEMA_TARGET, io: 'output', uri: COMPONENT_REF });
   return { schemas: Object.fromEntries(Object.entries(schemas).map(([id, s]) => [id, embedded(s as JsonSchema)])), registry };
+}
+
+const edgeError = (description: string): ResponseSpec => ({ description, schema: errorResponse });
+
+/** The routes the edge's limits do not apply to: an orchestrator's probes (src/api/app.ts). */
+const UNLIMITED_PATHS = new Set(['/healthz', '/readyz']);
+
+/**
+ * What the edge middleware (src/api/app.ts) can answer on a route before the route itself runs,
+ * so every route's responses are complete without each row repeating them: 429 from the rate
+ * limits (per client address, and per merchant on /v1), and for a route with a body 413 (too
+ * large) and 415 (not JSON). A route's own row wins where it says more.
+ */
+function edgeResponses(route: RouteSpec): Record<number, ResponseSpec> {
+  if (UNLIMITED_PATHS.has(route.path)) return {};
+  const limited = { 429: edgeError('Too many requests from this address (or, on /v1, for this merchant): retry after the Retry-After delay') };
+  if (!route.body && route.path !== '/ops/session') return limited;
+  return {
+    ...limited,
+    413: edgeError('The request body is too large'),
+    415: edgeError('The body is not JSON (Content-Type), or its encoding is not supported'),
+  };
 }
 
 export function buildOpenApiDocument(): OpenApiDocument {
@@ -118,12 +141,13 @@ export function buildOpenApiDocument(): OpenApiDocument {
       };
     }
     op.responses = Object.fromEntries(
-      Object.entries(route.responses).map(([status, response]) => [
+      Object.entries({ ...edgeResponses(route), ...route.responses }).map(([status, response]) => [
         status,
         {
           description: response.description,
           ...(scope && (status === '401' || status === '403') ? { headers: { 'WWW-Authenticate': { description: 'RFC 6750 challenge', schema: { type: 'string' } } } } : {}),
           ...(response.schema ? { content: { [response.contentType ?? 'application/json']: { schema: responseSchema(response.schema, where) } } } : {}),
+          ...(response.links ? { links: response.links } : {}),
         },
       ]),
     );

@@ -183,6 +183,35 @@ export const reviewList = z.strictObject({
   next_cursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null on the last page' }),
 });
 
+export const cardDataAttestation = z
+  .strictObject({
+    object: z.literal('card_data_attestation'),
+    payment: z.string(),
+    card: z.strictObject({
+      intake: z.string().nullable().meta({ description: 'The sealed intake\'s opaque reference (`int_…`)' }),
+      sealed_at: isoDateTime.nullable(),
+      sealed_by: z.string().nullable(),
+      tokenized_at: isoDateTime.nullable(),
+    }),
+    cvv: z.strictObject({
+      ref: z.string().nullable().meta({ description: 'The CVV record\'s opaque reference (`cvv_…`)' }),
+      status: z.enum(['destroyed', 'held', 'none']).meta({ description: '`none`: a stored credential, authorized without a CVV' }),
+      destroyed_at: isoDateTime.nullable(),
+      destroyed_how: z.enum(['after_authorization', 'at_review_end', 'ttl_expiry', 'payment_not_started', 'without_authorization']).nullable(),
+      retained_until: isoDateTime.nullable().meta({ description: 'The last hold for a fraud review' }),
+    }),
+    authorizations: z.array(z.strictObject({ at: isoDateTime, purpose: z.string() })),
+    chain: z.strictObject({
+      verified: z.boolean().meta({ description: 'Every row below matches its hash and links to its neighbours in the audit chain' }),
+      rows: z.array(z.number().int()),
+      problem: z.string().nullable(),
+    }),
+    events: z.array(
+      z.strictObject({ seq: z.number().int(), at: isoDateTime, action: z.string(), actor: z.string(), subject: z.string().nullable(), outcome: z.string() }),
+    ),
+  })
+  .meta({ description: "The retention attestation of a payment's card data, read from the hash-chained audit log" });
+
 const amountsByCurrency = z.array(z.strictObject({ currency: z.string(), amount: z.number().int() }));
 
 export const balance = z
@@ -258,4 +287,5 @@ export const RESPONSE_SCHEMAS = {
   FraudReport: fraudReport,
   Review: reviewItem,
   ReviewList: reviewList,
+  CardDataAttestation: cardDataAttestation,
 } satisfies Record<string, z.ZodType>;

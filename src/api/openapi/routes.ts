@@ -5,6 +5,7 @@ import { cancelBody, captureBody, createPaymentBody, idempotencyKeyHeader, listQ
 import { balanceQuery, balanceTransactionsQuery } from '../balance/schemas';
 import { reconciliationDateParam } from '../reconciliation/schemas';
 import { payloadsBody } from '../routes/codec';
+import { loginQuery, opsSession, sessionQuery } from '../routes/ops-session';
 import { fraudReportBody, reviewListQuery } from '../fraud/schemas';
 import {
   acceptedPayment,
@@ -13,6 +14,7 @@ import {
   reconciliationReport,
   codecPayloads,
   errorResponse,
+  cardDataAttestation,
   fraudReport,
   reviewList,
   health,
@@ -53,6 +55,8 @@ export interface ResponseSpec {
   schema?: z.ZodType;
   /** Default `application/json`. */
   contentType?: string;
+  /** OpenAPI links: operations this answer leads to, with their parameters taken from it. */
+  links?: Record<string, { operationId: string; parameters: Record<string, string>; description: string }>;
 }
 
 export interface RouteSpec {
@@ -109,6 +113,17 @@ const AUTH_ERRORS = {
 
 const idParam = { id: paymentIdParam };
 
+/**
+ * From a payment in an answer to what can be done with it next: clients (and schemathesis's
+ * stateful phase, test/integration/schemathesis.test.ts) follow these from a created payment.
+ */
+const PAYMENT_LINKS: ResponseSpec['links'] = {
+  GetPayment: { operationId: 'getPayment', parameters: { id: '$response.body#/id' }, description: 'The payment just answered' },
+  CapturePayment: { operationId: 'capturePayment', parameters: { id: '$response.body#/id' }, description: 'Capture it (manual capture)' },
+  CancelPayment: { operationId: 'cancelPayment', parameters: { id: '$response.body#/id' }, description: 'Cancel it before capture' },
+  RefundPayment: { operationId: 'refundPayment', parameters: { id: '$response.body#/id' }, description: 'Refund it once captured' },
+};
+
 /** Capture, cancel and review: the same request retried with the same key reads the same answer. */
 const actionKeyHeader = [
   {
@@ -152,32 +167,36 @@ export const ROUTES: RouteSpec[] = [
     method: 'get',
     path: '/ops/login',
     operationId: 'opsLoginPage',
-    summary: "Operators' sign-in page for the Web UI's codec calls",
+    summary: "Operators' sign-in page for the Web UI (served on the UI's origin by the UI proxy)",
     tags: ['operations'],
     auth: 'public',
-    responses: { 200: { description: 'An HTML form to paste a token with the ops scope', contentType: 'text/html', schema: z.string() } },
+    query: loginQuery,
+    responses: { 200: { description: 'An HTML form to paste a token with the ops scope', contentType: 'text/html', schema: z.string() }, 400: E400 },
   },
   {
     method: 'post',
     path: '/ops/session',
     operationId: 'opsSignIn',
-    summary: 'Keeps an ops token in an HttpOnly cookie scoped to /codec, for the Web UI',
+    summary: 'Keeps an ops token in an HttpOnly, SameSite=Strict cookie for the Web UI and /codec',
     tags: ['operations'],
     auth: 'public',
     responses: {
-      200: { description: 'Signed in', contentType: 'text/html', schema: z.string() },
+      200: { description: 'Signed in (no `next`)', contentType: 'text/html', schema: z.string() },
+      303: { description: 'Signed in: back to `next`, a path on this site', contentType: 'text/html', schema: z.string() },
+      400: E400,
       401: { description: 'The token failed verification', schema: errorResponse },
       403: { description: 'The token lacks the ops scope', schema: errorResponse },
     },
   },
   {
     method: 'get',
-    path: '/metrics',
-    operationId: 'getMetrics',
-    summary: 'Prometheus metrics of this process',
+    path: '/ops/session',
+    operationId: 'getOpsSession',
+    summary: "Who the browser's ops cookie (or bearer token) signs in: the UI proxy's session check",
     tags: ['operations'],
-    auth: 'public',
-    responses: { 200: { description: 'Prometheus text exposition format 0.0.4', contentType: 'text/plain; version=0.0.4', schema: z.string() } },
+    auth: { scope: 'ops' },
+    query: sessionQuery,
+    responses: { 200: { description: 'A live ops session', schema: opsSession }, 400: E400, ...AUTH_ERRORS },
   },
   {
     method: 'post',
@@ -192,9 +211,9 @@ export const ROUTES: RouteSpec[] = [
     headers: [{ name: 'Idempotency-Key', schema: idempotencyKeyHeader, required: true, description: 'Makes retries safe: one key, one payment' }],
     body: createPaymentBody,
     responses: {
-      200: { description: 'The same request again: the payment it created', schema: payment },
-      201: { description: 'Created, with the authorization decision (`status` may be `declined`)', schema: payment },
-      202: { description: 'Accepted; the decision is still being made: poll GET /v1/payments/{id}', schema: acceptedPayment },
+      200: { description: 'The same request again: the payment it created', schema: payment, links: PAYMENT_LINKS },
+      201: { description: 'Created, with the authorization decision (`status` may be `declined`)', schema: payment, links: PAYMENT_LINKS },
+      202: { description: 'Accepted; the decision is still being made: poll GET /v1/payments/{id}', schema: acceptedPayment, links: PAYMENT_LINKS },
       400: error('Invalid request, or the card is invalid (`card_error`)'),
       409: error('The Idempotency-Key was used with another body'),
       ...AUTH_ERRORS,
@@ -350,6 +369,24 @@ export const ROUTES: RouteSpec[] = [
       409: E409,
       ...AUTH_ERRORS,
       503: ACTION_UNAVAILABLE,
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/payments/{id}/card_data',
+    operationId: 'getCardDataAttestation',
+    summary: "When the payment's card was sealed and its CVV destroyed, from the audit chain (operations)",
+    description:
+      'Read from the hash-chained audit log alone, each row checked against its hash and its neighbours: the seal, the tokenization, ' +
+      'every authorization that read the card, and how the CVV was destroyed (after authorization, at review end, by the TTL).',
+    tags: ['operations'],
+    auth: { scope: 'ops' },
+    params: idParam,
+    responses: {
+      200: { description: 'The attestation', schema: cardDataAttestation },
+      400: E400,
+      404: error('No card data was ever sealed for this payment'),
+      ...AUTH_ERRORS,
     },
   },
   {

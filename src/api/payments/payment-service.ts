@@ -72,7 +72,8 @@ export class PaymentService {
       ...(body.description !== undefined ? { description: body.description } : {}),
       metadata: body.metadata ?? {},
       card: { brand: card.brand, last4: card.last4, expMonth: card.expMonth, expYear: card.expYear },
-      seal: () => this.intake.seal(card, { actor: `merchant:${merchantId}`, merchantId }),
+      // The payment's id on the seal row: GET /v1/payments/:id/card_data finds its card's story by it.
+      seal: () => this.intake.seal(card, { actor: `merchant:${merchantId}`, merchantId, paymentId }),
       discard: (sealed) => this.intake.discard(sealed),
     });
   }

@@ -1,3 +1,4 @@
+import { merchantFacingReasons } from '../../fraud/merchant-reasons';
 import type { PaymentState } from '../../workflows/payment/state';
 
 /**
@@ -37,7 +38,8 @@ export function paymentView(state: PaymentState) {
           scored_at: state.fraud.scoredAt !== undefined ? new Date(state.fraud.scoredAt).toISOString() : null, // epoch ms in payments checked before it was ISO
           // Codes only: the words behind the model's (a card's history across merchants) are for operations (GET /v1/reviews).
           reason_codes: [...state.fraud.reasons.map((r) => r.rule), ...(state.fraud.explanations ?? []).map((e) => e.code)],
-          reasons: state.fraud.reasons,
+          // Without the card-wide figures operations see (its use at other merchants): src/fraud/merchant-reasons.ts.
+          reasons: merchantFacingReasons(state.fraud.reasons),
           reviewed_by: state.fraud.reviewedBy ?? null,
         }
       : null,

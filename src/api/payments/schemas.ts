@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { PAYMENT_STATUSES } from '../../workflows/payment/lifecycle';
+import { CARD_DATA_IN_FREE_TEXT, freeText } from '../free-text';
+import { containsPan } from '../../logging/pan-mask';
 
 /**
  * Request schemas of the payments API: they validate at the edge and (issue 5) generate the
@@ -8,6 +10,14 @@ import { PAYMENT_STATUSES } from '../../workflows/payment/lifecycle';
 const amount = z.number().int('amount must be an integer in minor units').positive().max(99_999_999);
 // ISO 4217 alphabetic codes the gateway settles in. Anything else is refused rather than guessed.
 export const CURRENCIES = ['USD', 'EUR', 'GBP', 'JPY', 'CAD', 'AUD', 'CHF', 'SEK', 'NOK', 'DKK', 'PLN', 'CZK', 'NZD', 'SGD', 'HKD'] as const;
+
+/**
+ * An ISO 4217 code of CURRENCIES, in upper or lower case (Stripe's clients send lower case), as
+ * an enum so that the OpenAPI document states the list; normalised to upper case.
+ */
+export const currencyCode = z
+  .enum([...CURRENCIES, ...CURRENCIES.map((c) => c.toLowerCase())], { message: `must be one of ${CURRENCIES.join(', ')} (upper or lower case)` })
+  .transform((c) => c.toUpperCase() as (typeof CURRENCIES)[number]);
 
 /**
  * Zod's record drops a `__proto__` key without a word (its guard against prototype pollution), so
@@ -21,15 +31,16 @@ export const metadata = z.preprocess(
     }
     return raw;
   },
-  z.record(z.string().max(40), z.string().max(500)).refine((m) => Object.keys(m).length <= 20, 'at most 20 metadata keys'),
+  z
+    .record(z.string().max(40), freeText(500))
+    .refine((m) => Object.keys(m).length <= 20, 'at most 20 metadata keys')
+    // Keys are free text too; refused here, on the whole object, so that the error names `metadata`, not the key.
+    .refine((m) => !Object.keys(m).some(containsPan), { message: 'a key looks like it holds a card number; card data is not accepted in free-text fields', params: { code: CARD_DATA_IN_FREE_TEXT } }),
 );
 
 export const createPaymentBody = z.strictObject({
   amount,
-  currency: z
-    .string()
-    .transform((c) => c.toUpperCase())
-    .pipe(z.enum(CURRENCIES, { message: `currency must be one of ${CURRENCIES.join(', ')}` })),
+  currency: currencyCode,
   capture_method: z.enum(['automatic', 'manual']).default('automatic'),
   card: z.strictObject({
     number: z.string().max(32),
@@ -37,14 +48,14 @@ export const createPaymentBody = z.strictObject({
     exp_year: z.number().int(),
     cvc: z.string().max(8),
   }),
-  description: z.string().max(500).optional(),
+  description: freeText(500).optional(),
   metadata: metadata.optional(),
 });
 export type CreatePaymentBody = z.infer<typeof createPaymentBody>;
 
 export const captureBody = z.strictObject({ amount: amount.optional() });
-export const cancelBody = z.strictObject({ reason: z.string().max(200).optional() });
-export const refundBody = z.strictObject({ amount: amount.optional(), reason: z.string().max(200).optional() });
+export const cancelBody = z.strictObject({ reason: freeText(200).optional() });
+export const refundBody = z.strictObject({ amount: amount.optional(), reason: freeText(200).optional() });
 export const reviewBody = z.strictObject({ decision: z.enum(['approve', 'reject']) });
 
 export { PAYMENT_STATUSES };

@@ -36,7 +36,7 @@ export class PaymentMethods {
       throw err;
     }
     const id = stripeId('pm');
-    const sealed = await this.intake.seal(card, { actor: `merchant:${merchantId}`, merchantId });
+    const sealed = await this.intake.seal(card, { actor: `merchant:${merchantId}`, merchantId, paymentId: id });
     let tokenized;
     try {
       tokenized = await withinMs(

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CURRENCIES, metadata } from '../payments/schemas';
+import { freeText } from '../free-text';
 
 /**
  * The Stripe-compatible routes' parameters (docs/stripe-compat.md). Stripe's API is form-encoded:
@@ -46,7 +47,7 @@ export const createPaymentIntentParams = z.strictObject({
   confirm: bool.optional(),
   capture_method: z.enum(['automatic', 'manual', 'automatic_async']).transform((m) => (m === 'manual' ? 'manual' : 'automatic')).optional(),
   metadata: metadataParam.optional(),
-  description: text(500).optional(),
+  description: freeText(500).optional(),
   payment_method_types: z.union([z.array(z.literal('card')).max(1), z.literal('card').transform(() => ['card'])]).optional(),
   expand,
 });
@@ -56,7 +57,7 @@ export const updatePaymentIntentParams = z.strictObject({
   amount: positiveAmount.optional(),
   payment_method: paymentMethodIdParam.optional(),
   metadata: metadataParam.optional(),
-  description: text(500).optional(),
+  description: freeText(500).optional(),
   expand,
 });
 export type UpdatePaymentIntentParams = z.output<typeof updatePaymentIntentParams>;
@@ -99,7 +100,7 @@ export const eventIdParam = z.string().regex(/^evt_[a-f0-9]{24}$/, 'not an event
 export const createWebhookEndpointParams = z.strictObject({
   url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048),
   enabled_events: z.union([z.array(text(100)).min(1).max(20), text(100).transform((s) => [s])]),
-  description: text(500).optional(),
+  description: freeText(500).optional(),
   /** Accepted and ignored: events are built in the one version docs/stripe-compat.md names. */
   api_version: text(40).optional(),
   expand,

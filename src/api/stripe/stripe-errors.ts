@@ -2,6 +2,8 @@ import type { ErrorRequestHandler } from 'express';
 import type { z } from 'zod';
 import type { Logger } from '../../logging/logger';
 import { ApiError } from '../errors';
+import { issueCode } from '../free-text';
+import { withoutInternalAddresses } from '../public-message';
 
 /**
  * Errors as Stripe's API gives them (docs/stripe-compat.md), so the official client raises the
@@ -67,7 +69,7 @@ export function parseParams<S extends z.ZodType>(schema: S, input: unknown): z.o
   // Missing is told by the input itself: a union's issue (numbers sent as text) does not say "undefined".
   const valueAt = base.reduce<unknown>((v, k) => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), input ?? {});
   const missing = issue.code !== 'unrecognized_keys' && base.length > 0 && valueAt === undefined;
-  const code = issue.code === 'unrecognized_keys' ? 'parameter_unknown' : missing ? 'parameter_missing' : 'parameter_invalid';
+  const code = issueCode(issue) ?? (issue.code === 'unrecognized_keys' ? 'parameter_unknown' : missing ? 'parameter_missing' : 'parameter_invalid');
   // Never the value: it may be card data.
   const message = issue.code === 'unrecognized_keys' ? `Received unknown parameter: ${param}` : missing ? `Missing required param: ${param}.` : `Invalid ${param ?? 'request'}: ${issue.message}`;
   throw new StripeError(400, 'invalid_request_error', code, message, param ? { param } : {});
@@ -95,6 +97,8 @@ export function stripeErrorHandler(logger: Logger): ErrorRequestHandler {
     // Stripe's client retries a 409 and what this header tells it to; a 503 here is always safe to retry.
     if (stripe.status === 503 || stripe.status === 409) res.set('Stripe-Should-Retry', 'true');
     if (stripe.status === 429) res.set('Retry-After', '60');
-    res.status(stripe.status).json(stripe.toBody());
+    const body = stripe.toBody();
+    body.error.message = withoutInternalAddresses(body.error.message);
+    res.status(stripe.status).json(body);
   };
 }

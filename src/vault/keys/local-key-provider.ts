@@ -5,7 +5,8 @@ import { CiphertextTamperedError, open, seal } from '../crypto/aes-gcm';
 import { KeyUnwrapError, type DataKey, type KeyProvider, type KeyPurpose, type MasterKeyRef } from './key-provider';
 import { createSecretFileOnce, looseMode } from '../../config/secret-file';
 
-const KEY_ID = 'local-master';
+/** The key id of the vault's master key file; the Temporal payload key file has its own (./payload-keys.ts). */
+export const LOCAL_MASTER_KEY_ID = 'local-master';
 
 /** The key file: every master key version ever used, and which one wraps new data keys. */
 interface KeyFile {
@@ -31,9 +32,11 @@ export class LocalKeyProvider implements KeyProvider {
   private constructor(
     private readonly file: string,
     private keys: KeyFile,
+    private readonly keyId: string,
   ) {}
 
-  static open(file: string, options: { create: boolean } = { create: true }): LocalKeyProvider {
+  /** `keyId` names the file's keys in what they wrap, so a key from one file is never taken for another's. */
+  static open(file: string, options: { create: boolean; keyId?: string } = { create: true }): LocalKeyProvider {
     if (!fs.existsSync(file)) {
       if (!options.create) throw new KeyFileError(`Master key file ${file} does not exist`);
       // The API and the workers start together: only one of them creates the file.
@@ -44,7 +47,7 @@ export class LocalKeyProvider implements KeyProvider {
     if (mode) {
       throw new KeyFileError(`Master key file ${file} is readable by others (mode ${mode}); run: chmod 600 ${file}`);
     }
-    return new LocalKeyProvider(file, readKeyFile(file));
+    return new LocalKeyProvider(file, readKeyFile(file), options.keyId ?? LOCAL_MASTER_KEY_ID);
   }
 
   /**
@@ -75,7 +78,7 @@ export class LocalKeyProvider implements KeyProvider {
   }
 
   currentKey(): MasterKeyRef {
-    return { keyId: KEY_ID, keyVersion: this.keys.current };
+    return { keyId: this.keyId, keyVersion: this.keys.current };
   }
 
   async generateDataKey(purpose: KeyPurpose): Promise<DataKey> {
@@ -85,7 +88,7 @@ export class LocalKeyProvider implements KeyProvider {
   }
 
   async unwrapDataKey(ref: MasterKeyRef, wrapped: Buffer, purpose: KeyPurpose): Promise<Buffer> {
-    if (ref.keyId !== KEY_ID) throw new KeyUnwrapError(ref, purpose, `this provider only holds ${KEY_ID}`);
+    if (ref.keyId !== this.keyId) throw new KeyUnwrapError(ref, purpose, `this provider only holds ${this.keyId}`);
     try {
       return open(this.masterKey(ref, purpose), wrapped, wrapContext(ref, purpose), 'data key');
     } catch (err) {
