@@ -340,14 +340,6 @@ export class Vault {
 }
 
 /**
- * Proves the master key fits this database (the API's start-up check): with the local provider a
- * wrong key file fails here rather than at the first payment. The secret is dropped at once.
- */
-export async function verifyMasterKey(db: Db, keys: KeyProvider): Promise<void> {
-  (await loadFingerprintSecret(db, keys, Date.now)).fill(0);
-}
-
-/**
  * The HMAC key behind card fingerprints: created once, stored wrapped like any data key, never
  * rotated (fingerprints must stay comparable), re-wrapped with the rest when the master key rotates.
  */
