@@ -9,6 +9,7 @@ import { CvvEpochs, type CvvEpochOptions } from './cvv-epochs';
 import { loadIntakeKey } from './intake-key';
 import type { KeyProvider } from './keys/key-provider';
 import { newReference } from './references';
+import { loadVaultSecret } from './vault-secrets';
 import { HPKE_CVV_KEY_ID, HPKE_INTAKE_KEY_ID, INTAKE_INFO, cvvAad, intakeAad } from './sealed-formats';
 
 /** A card as the rest of the gateway may know it: public metadata and opaque handles. */
@@ -344,21 +345,5 @@ export class Vault {
  * rotated (fingerprints must stay comparable), re-wrapped with the rest when the master key rotates.
  */
 async function loadFingerprintSecret(db: Db, keys: KeyProvider, now: () => number): Promise<Buffer> {
-  const read = () =>
-    db.query<{ key_id: string; key_version: number; wrapped_key: Buffer }>(
-      'SELECT key_id, key_version, wrapped_key FROM vault_secrets WHERE name = $1',
-      [FINGERPRINT_SECRET],
-    );
-  let [row] = await read();
-  if (!row) {
-    const key = await keys.generateDataKey('fingerprint-secret');
-    // Two processes may start together: the first insert wins and both use the stored one.
-    await db.execute(
-      `INSERT INTO vault_secrets (name, created_at, key_id, key_version, wrapped_key) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (name) DO NOTHING`,
-      [FINGERPRINT_SECRET, now(), key.keyId, key.keyVersion, key.wrapped],
-    );
-    [row] = await read();
-  }
-  return keys.unwrapDataKey({ keyId: row!.key_id, keyVersion: row!.key_version }, row!.wrapped_key, 'fingerprint-secret');
+  return loadVaultSecret(db, keys, FINGERPRINT_SECRET, 'fingerprint-secret', now);
 }
