@@ -53,55 +53,14 @@ REQUIREMENTS=(
   xmltodict==1.0.4
 )
 
-installed() { [ -f "$MARKER" ] && [ -x "$VENV/bin/moto_server" ]; }
-
-if installed; then
-  echo "KMS server already installed: moto $MOTO_VERSION at $VENV/bin/moto_server"
-  exit 0
-fi
-
-# Parallel test workers may all call this at once: one installs, the others wait and then find it.
-mkdir -p "$KMS_DIR"
-if command -v flock >/dev/null 2>&1; then
-  exec 9>"$KMS_DIR/.install.lock"
-  flock 9
-  if installed; then
-    echo "KMS server already installed (by a concurrent run): moto $MOTO_VERSION at $VENV/bin/moto_server"
-    exit 0
-  fi
-fi
-
-if ! command -v "$PYTHON" >/dev/null 2>&1; then
-  echo "install-kms: $PYTHON not found; install Python 3 (e.g. apt-get install python3 python3-venv) or set PYTHON" >&2
-  exit 1
-fi
-
-started=$(date +%s)
-echo "Installing the KMS-compatible server: moto $MOTO_VERSION (moto_server) + Flask from PyPI"
-echo "  into $VENV, with $("$PYTHON" --version 2>&1) ($(command -v "$PYTHON"))"
-
-# A partial or older install: start over.
-rm -rf "$VENV" "$KMS_DIR"/installed-moto-*
-
-if ! "$PYTHON" -m venv "$VENV" 2>/dev/null; then
-  # Debian's python3 ships venv separately.
-  rm -rf "$VENV"
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "  python3 -m venv failed; installing python3-venv from Debian's packages"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
-    "$PYTHON" -m venv "$VENV"
-  else
-    echo "install-kms: '$PYTHON -m venv' failed; install python3-venv (Debian) or set PYTHON" >&2
-    exit 1
-  fi
-fi
-
-PIP_DISABLE_PIP_VERSION_CHECK=1 "$VENV/bin/pip" install -q --no-input "${REQUIREMENTS[@]}"
-
-# Check that it runs before declaring it installed.
-"$VENV/bin/python" -c 'import moto.server, moto.kms, flask, flask_cors'
-"$VENV/bin/moto_server" --help >/dev/null
-
-touch "$MARKER"
-echo "KMS server installed: $VENV/bin/moto_server (moto $MOTO_VERSION) in $(( $(date +%s) - started ))s"
+TOOL=install-kms
+LABEL="KMS server (moto $MOTO_VERSION, moto_server + Flask)"
+DIR="$KMS_DIR"
+BINARY="$VENV/bin/moto_server"
+smoke_test() {
+  "$VENV/bin/python" -c 'import moto.server, moto.kms, flask, flask_cors'
+  "$VENV/bin/moto_server" --help >/dev/null
+}
+# shellcheck source=lib/pinned-venv.sh
+. "$ROOT/.ci/lib/pinned-venv.sh"
+pinned_venv_install

@@ -66,52 +66,13 @@ REQUIREMENTS=(
 
 MARKER="$ST_DIR/installed-schemathesis-$ST_VERSION-$("$PYTHON" -c 'import sys; print("py%d.%d" % sys.version_info[:2])' 2>/dev/null || echo unknown)"
 
-installed() { [ -f "$MARKER" ] && [ -x "$VENV/bin/st" ]; }
-
-if installed; then
-  echo "schemathesis already installed: $ST_VERSION at $VENV/bin/st"
-  exit 0
-fi
-
-# Parallel test workers may call this at once: one installs, the others wait and then find it.
-mkdir -p "$ST_DIR"
-if command -v flock >/dev/null 2>&1; then
-  exec 9>"$ST_DIR/.install.lock"
-  flock 9
-  if installed; then
-    echo "schemathesis already installed (by a concurrent run): $ST_VERSION at $VENV/bin/st"
-    exit 0
-  fi
-fi
-
-if ! command -v "$PYTHON" >/dev/null 2>&1; then
-  echo "install-schemathesis: $PYTHON not found; install Python 3 (e.g. apt-get install python3 python3-venv) or set PYTHON" >&2
-  exit 1
-fi
-
-started=$(date +%s)
-echo "Installing schemathesis $ST_VERSION from PyPI into $VENV, with $("$PYTHON" --version 2>&1)"
-
-# A partial or older install: start over.
-rm -rf "$VENV" "$ST_DIR"/installed-schemathesis-*
-
-if ! "$PYTHON" -m venv "$VENV" 2>/dev/null; then
-  rm -rf "$VENV"
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "  python3 -m venv failed; installing python3-venv from Debian's packages"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
-    "$PYTHON" -m venv "$VENV"
-  else
-    echo "install-schemathesis: '$PYTHON -m venv' failed; install python3-venv (Debian) or set PYTHON" >&2
-    exit 1
-  fi
-fi
-
-PIP_DISABLE_PIP_VERSION_CHECK=1 "$VENV/bin/pip" install -q --no-input "${REQUIREMENTS[@]}"
-
-# Check that it runs before declaring it installed.
-"$VENV/bin/st" --version >/dev/null
-
-touch "$MARKER"
-echo "schemathesis installed: $VENV/bin/st ($ST_VERSION) in $(( $(date +%s) - started ))s"
+TOOL=install-schemathesis
+LABEL="schemathesis $ST_VERSION"
+DIR="$ST_DIR"
+BINARY="$VENV/bin/st"
+smoke_test() {
+  "$VENV/bin/st" --version >/dev/null
+}
+# shellcheck source=lib/pinned-venv.sh
+. "$ROOT/.ci/lib/pinned-venv.sh"
+pinned_venv_install

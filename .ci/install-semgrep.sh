@@ -88,51 +88,13 @@ REQUIREMENTS=(
   zipp==4.1.2
 )
 
-installed() { [ -f "$MARKER" ] && [ -x "$VENV/bin/semgrep" ]; }
-
-if installed; then
-  echo "semgrep already installed: $SEMGREP_VERSION at $VENV/bin/semgrep"
-  exit 0
-fi
-
-# Parallel test workers may all call this at once: one installs, the others wait and then find it.
-mkdir -p "$DIR"
-if command -v flock >/dev/null 2>&1; then
-  exec 9>"$DIR/.install.lock"
-  flock 9
-  if installed; then
-    echo "semgrep already installed (by a concurrent run): $SEMGREP_VERSION at $VENV/bin/semgrep"
-    exit 0
-  fi
-fi
-
-if ! command -v "$PYTHON" >/dev/null 2>&1; then
-  echo "install-semgrep: $PYTHON not found; install Python 3 (e.g. apt-get install python3 python3-venv) or set PYTHON" >&2
-  exit 1
-fi
-
-started=$(date +%s)
-echo "Installing semgrep $SEMGREP_VERSION from PyPI into $VENV, with $("$PYTHON" --version 2>&1)"
-rm -rf "$VENV" "$DIR"/installed-semgrep-*
-
-if ! "$PYTHON" -m venv "$VENV" 2>/dev/null; then
-  # Debian's python3 ships venv separately.
-  rm -rf "$VENV"
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "  python3 -m venv failed; installing python3-venv from Debian's packages"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
-    "$PYTHON" -m venv "$VENV"
-  else
-    echo "install-semgrep: '$PYTHON -m venv' failed; install python3-venv (Debian) or set PYTHON" >&2
-    exit 1
-  fi
-fi
-
-PIP_DISABLE_PIP_VERSION_CHECK=1 "$VENV/bin/pip" install -q --no-input "${REQUIREMENTS[@]}"
-
-# Check that it runs (offline, no metrics) before declaring it installed.
-SEMGREP_SEND_METRICS=off "$VENV/bin/semgrep" --version >/dev/null
-
-touch "$MARKER"
-echo "semgrep installed: $VENV/bin/semgrep ($SEMGREP_VERSION) in $(( $(date +%s) - started ))s"
+TOOL=install-semgrep
+LABEL="semgrep $SEMGREP_VERSION"
+BINARY="$VENV/bin/semgrep"
+smoke_test() {
+  # Offline, no metrics.
+  SEMGREP_SEND_METRICS=off "$VENV/bin/semgrep" --version >/dev/null
+}
+# shellcheck source=lib/pinned-venv.sh
+. "$ROOT/.ci/lib/pinned-venv.sh"
+pinned_venv_install

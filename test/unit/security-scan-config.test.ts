@@ -142,6 +142,7 @@ describe('npm run security:scan (.ci/security-scan.sh all)', () => {
     fs.cpSync(path.join(ROOT, '.semgrep', 'rules'), path.join(repo, '.semgrep', 'rules'), { recursive: true });
     fs.copyFileSync(path.join(ROOT, '.semgrepignore'), path.join(repo, '.semgrepignore'));
     fs.copyFileSync(path.join(ROOT, '.ci', 'install-semgrep.sh'), path.join(repo, '.ci', 'install-semgrep.sh'));
+    fs.cpSync(path.join(ROOT, '.ci', 'lib'), path.join(repo, '.ci', 'lib'), { recursive: true });
     // The audit step runs the built CLI, which audits this project (the link resolves to it).
     fs.symlinkSync(path.join(ROOT, 'dist'), path.join(repo, 'dist'));
     fs.writeFileSync(path.join(repo, 'handler.ts'), 'export const run = (code: string) => eval(code);\n');
