@@ -23,7 +23,9 @@ const PANS = new Set<string>([...Object.values(TEST_CARDS), ...Array.from({ leng
 const FOUR_DIGIT_CVCS: string[] = TEST_CVCS.filter((c) => c.length === 4);
 const ALL_CVCS: string[] = [...TEST_CVCS];
 
-const DIGIT_RUN = /\d{13,4096}/g;
+// A whole digit run, but not the fraction of a decimal number: a float such as 0.4000000000000002
+// (a stored model feature) is no card number, and no card number is stored as a fraction.
+const DIGIT_RUN = /(?<!\d\.)(?<!\d)\d{13,4096}/g;
 /** Hex long enough to hold a 3-digit value with a label or quotes, or a card number. */
 const HEX_RUN = /(?:[0-9a-f]{2}){5,2048}|(?:[0-9A-F]{2}){5,2048}/g;
 /**

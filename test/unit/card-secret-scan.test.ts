@@ -52,6 +52,12 @@ describe('card secret scan', () => {
     expect(findCardSecrets(`{"msg":"done","durationMs":${AMEX_CVC},"amount":${CVC}} took ${AMEX_CVC} ms, port ${CVC}`)).toEqual([]);
   });
 
+  it('finds a card number after a dot in text, not the fraction of a decimal number', () => {
+    expect(findCardSecrets(`card.${TEST_CARDS.declinedGeneric}`)).toEqual([`a test card secret ending 0002 (card number, plain)`]);
+    // A float a model feature happened to be (0.1 + 0.3 style rounding): its fraction reads like the sandbox's decline card.
+    expect(findCardSecrets(`[0.${TEST_CARDS.declinedGeneric},1.5]`)).toEqual([]);
+  });
+
   it('reports only the last four characters, never the secret', () => {
     const hits = findCardSecrets(`{"number":"${TEST_CARDS.visa}","cvc":"${CVC}"}`);
     expect(hits.join('\n')).toContain('ending 4242');
