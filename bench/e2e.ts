@@ -55,6 +55,16 @@ const SERVER_DB: { persistent?: boolean; sqlitePragmas?: string[] } = (() => {
   return db === 'memory' ? {} : { persistent: true, ...(pragmas !== undefined ? { sqlitePragmas: pragmas === 'none' ? [] : pragmas.split(',') } : {}) };
 })();
 const READ_CONCURRENCY = 8;
+/**
+ * The dev server's dynamic configuration (BENCH_SERVER_TUNING): `gateway` (the default) is what
+ * `npm start` runs (src/temporal/dev-server-tuning.ts); `none` is Temporal's own defaults, to
+ * measure what the tuning is worth.
+ */
+const SERVER_TUNING: { dynamicConfig?: Readonly<Record<string, number>> } = (() => {
+  const tuning = process.env.BENCH_SERVER_TUNING ?? 'gateway';
+  if (tuning !== 'gateway' && tuning !== 'none') throw new Error(`BENCH_SERVER_TUNING must be gateway or none, got ${JSON.stringify(tuning)}`);
+  return tuning === 'none' ? { dynamicConfig: {} } : {};
+})();
 
 function positiveInt(name: string, fallback: number, { allowZero = false } = {}): number {
   const raw = process.env[name];
@@ -299,7 +309,7 @@ function failureLines(name: string, r: LevelResult): string[] {
 async function main(): Promise<void> {
   const started = Date.now();
   console.log(`End-to-end payment benchmark: node ${process.version}, ${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${os.cpus().length} CPUs on the machine`);
-  console.log(`Temporal dev server store: ${SERVER_DB.persistent ? `SQLite file, pragmas ${SERVER_DB.sqlitePragmas ? JSON.stringify(SERVER_DB.sqlitePragmas) : 'of npm start'}` : 'in memory'} (BENCH_SERVER_DB, BENCH_SQLITE_PRAGMAS).`);
+  console.log(`Temporal dev server store: ${SERVER_DB.persistent ? `SQLite file, pragmas ${SERVER_DB.sqlitePragmas ? JSON.stringify(SERVER_DB.sqlitePragmas) : 'of npm start'}` : 'in memory'} (BENCH_SERVER_DB, BENCH_SQLITE_PRAGMAS); dynamic configuration: ${SERVER_TUNING.dynamicConfig ? "Temporal's defaults" : "npm start's (src/temporal/dev-server-tuning.ts)"} (BENCH_SERVER_TUNING).`);
   console.log(`Concurrency levels ${LEVELS.join(', ')} (BENCH_CONCURRENCY); ${PAYMENTS} requests per level and path (BENCH_PAYMENTS), after ${WARMUP} warm-up (BENCH_WARMUP).`);
   console.log('');
 
@@ -333,6 +343,7 @@ async function main(): Promise<void> {
     const t0 = Date.now();
     stack = await startGatewayStack({
       ...SERVER_DB,
+      ...SERVER_TUNING,
       env: {
         // One card and one merchant for the whole run: with the default velocity limits the 6th payment
         // would go to review and the 11th be declined. The rules still run on every payment.

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { Connection } from '@temporalio/client';
+import { devServerDynamicConfigArgs } from './dev-server-tuning';
 import { devServerSearchAttributeArgs } from './search-attributes';
 
 export interface DevServerOptions {
@@ -20,6 +21,8 @@ export interface DevServerOptions {
   /** Written while the server runs, so a later start can stop a server orphaned by a crash. */
   pidFile?: string;
   uiCodecEndpoint?: string;
+  /** `--dynamic-config-value` settings; default DEV_SERVER_DYNAMIC_CONFIG (bench/e2e.ts passes `{}` to measure without them). */
+  dynamicConfig?: Readonly<Record<string, number>>;
   /** Where the server's own output goes; tests keep it quiet. */
   output?: 'inherit' | 'ignore';
 }
@@ -62,6 +65,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     'error', // at warn it prints pages of expected connection noise while it shuts down
     '--ui-disable-news-fetch', // the Web UI would otherwise fetch a newsfeed from the internet
     ...devServerSearchAttributeArgs(),
+    // The history queues' read rate, which alone cost ~40 ms per task on a one-shard server (./dev-server-tuning.ts).
+    ...devServerDynamicConfigArgs(options.dynamicConfig),
     // "default" always exists; naming it again is refused.
     ...(options.namespace !== 'default' ? ['--namespace', options.namespace] : []),
     ...(options.dbFile ? ['--db-filename', options.dbFile, ...(options.sqlitePragmas ?? DEV_SERVER_SQLITE_PRAGMAS).flatMap((p) => ['--sqlite-pragma', p])] : []),

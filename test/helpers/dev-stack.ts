@@ -51,6 +51,8 @@ export async function startDevStack(
     persistent?: boolean;
     /** With `persistent`: the file's pragmas (default the dev server's, DEV_SERVER_SQLITE_PRAGMAS); `[]` for SQLite's own defaults. */
     sqlitePragmas?: readonly string[];
+    /** The server's `--dynamic-config-value` settings (default the dev server's, DEV_SERVER_DYNAMIC_CONFIG); `{}` for Temporal's own defaults. */
+    dynamicConfig?: Readonly<Record<string, number>>;
   } = {},
 ): Promise<DevStack> {
   // The stack's own data directory and payload key: the test's client encrypts payloads with the
@@ -61,6 +63,7 @@ export async function startDevStack(
     port: await freePort(),
     uiPort: await freePort(),
     namespace: 'default',
+    ...(options.dynamicConfig ? { dynamicConfig: options.dynamicConfig } : {}),
     ...(options.persistent ? { dbFile: path.join(dataDir, 'temporal.db'), ...(options.sqlitePragmas ? { sqlitePragmas: options.sqlitePragmas } : {}) } : {}),
   };
   let server = await startDevServer(serverOptions);

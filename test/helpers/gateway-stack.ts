@@ -41,6 +41,8 @@ export async function startGatewayStack(
     persistent?: boolean;
     /** With `persistent`: the server file's pragmas (see startDevStack). */
     sqlitePragmas?: readonly string[];
+    /** The server's dynamic configuration (see startDevStack); `{}` for Temporal's defaults. */
+    dynamicConfig?: Readonly<Record<string, number>>;
   } = {},
 ): Promise<GatewayStack> {
   const sandbox = await startAcquirerSandbox(options.sandboxEnv);
@@ -55,7 +57,7 @@ export async function startGatewayStack(
     CLIENT_RATE_LIMIT_PER_MINUTE: '1000000',
     ...options.env,
   };
-  const stack = await startDevStack({ extraEnv: env, metrics: options.metrics, persistent: options.persistent, ...(options.sqlitePragmas ? { sqlitePragmas: options.sqlitePragmas } : {}) });
+  const stack = await startDevStack({ extraEnv: env, metrics: options.metrics, persistent: options.persistent, ...(options.sqlitePragmas ? { sqlitePragmas: options.sqlitePragmas } : {}), ...(options.dynamicConfig ? { dynamicConfig: options.dynamicConfig } : {}) });
   const port = await freePort();
   const metricsPort = options.metrics ? await freePort() : undefined;
   const api = startNodeProcess('api', 'api/server.js', { ...stack.env, PORT: String(port), ...(metricsPort ? { METRICS_PORT: String(metricsPort), METRICS_HOST: '127.0.0.1' } : {}) });
