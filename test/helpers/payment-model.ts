@@ -992,6 +992,9 @@ const timeOf = (view: Body, event: string): number | undefined => {
   return entry ? Date.parse(entry.at) : undefined;
 };
 
+/** How far ahead a settlement cutoff must be for a captured payment waiting for it to count as at rest. */
+const CUTOFF_REST_MARGIN_MS = 45_000;
+
 /** Why the payment is not at rest yet, or undefined when it is. */
 function unrest(m: PaymentModel, view: Body, options: ModelOptions, workflow: WorkflowNow): string | undefined {
   const status: string = view.status;
@@ -1005,9 +1008,13 @@ function unrest(m: PaymentModel, view: Body, options: ModelOptions, workflow: Wo
   if (status === 'requires_review' && !m.acceptedReview && !m.acceptedCancel && !closed) return undefined;
   if (status === 'captured' && !closed) {
     const capturedAt = timeOf(view, 'payment.captured') ?? Date.now();
-    // Waiting for the settlement cutoff, unless the cutoff it waited for has passed.
-    if (options.settlementCutoffAt === undefined || capturedAt > options.settlementCutoffAt || Date.now() < options.settlementCutoffAt) return undefined;
-    return 'captured before the settlement cutoff, which has passed, and not settled';
+    // Waiting for the settlement cutoff, unless the cutoff it waited for has passed — or is so close
+    // that it would pass while the ledger is compared: then the settlement (or, with the
+    // settlement-fails card, the reversal) is waited for. A run once ended its rest 4 s before the
+    // cutoff, and the reversal that followed was read in the ledger but not on the payment.
+    const cutoff = options.settlementCutoffAt;
+    if (cutoff === undefined || capturedAt > cutoff || Date.now() < cutoff - CUTOFF_REST_MARGIN_MS) return undefined;
+    return Date.now() < cutoff ? 'captured, and the settlement cutoff is about to pass' : 'captured before the settlement cutoff, which has passed, and not settled';
   }
   return `${status}${closed ? ' (workflow closed)' : ''}`;
 }
