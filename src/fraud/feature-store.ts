@@ -73,9 +73,7 @@ export class FeatureStore {
       `SELECT entity, state FROM fraud_feature_states WHERE entity IN (${placeholders})`,
       entities,
     );
-    const states = new Map<string, EntityState>(entities.map((e) => [e, emptyState()]));
-    for (const row of rows) states.set(row.entity, { ...emptyState(), ...(JSON.parse(row.state) as Partial<EntityState>) });
-    return states;
+    return statesOf(entities, rows);
   }
 
   async saveState(entity: string, state: EntityState, at: number): Promise<void> {
@@ -84,11 +82,8 @@ export class FeatureStore {
 
   /** Writes these states back in one statement (distinct entities). */
   async saveStates(states: [entity: string, state: EntityState][], at: number): Promise<void> {
-    await this.db.execute(
-      `INSERT INTO fraud_feature_states (entity, state, updated_at) VALUES ${states.map((_, i) => `($${3 * i + 1}, $${3 * i + 2}, $${3 * i + 3})`).join(', ')}
-       ON CONFLICT (entity) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at`,
-      states.flatMap(([entity, state]) => [entity, JSON.stringify(state), at]),
-    );
+    const { sql, params } = saveStatesStatement(states, at);
+    await this.db.execute(sql, params);
   }
 
   /** Deletes states untouched for longer than any window reaches (bounded storage); returns how many. */
@@ -97,22 +92,8 @@ export class FeatureStore {
   }
 
   async recordScore(record: ScoreRecord): Promise<void> {
-    await this.db.execute(
-      `INSERT INTO fraud_scores (payment_id, card_key, merchant_id, amount, currency, scored_at, score, model_version, features, explanations)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (payment_id) DO NOTHING`,
-      [
-        record.paymentId,
-        record.cardKey,
-        record.merchantId,
-        record.amount,
-        record.currency,
-        record.scoredAt,
-        record.score,
-        record.modelVersion,
-        JSON.stringify(record.features),
-        JSON.stringify(record.explanations),
-      ],
-    );
+    const { sql, params } = recordScoreStatement(record);
+    await this.db.execute(sql, params);
   }
 
   async findScore(paymentId: string): Promise<ScoreRecord | undefined> {
@@ -176,5 +157,45 @@ function toScore(row: ScoreRow): ScoreRecord {
     modelVersion: row.model_version,
     features: JSON.parse(row.features) as number[],
     explanations: JSON.parse(row.explanations) as FraudExplanation[],
+  };
+}
+
+/** A statement and its parameters, so that several can be sent as one (FraudStore.closeCheck). */
+export interface Statement {
+  sql: string;
+  params: unknown[];
+}
+
+/** The states of these entities from their stored rows; an entity never seen has an empty state. */
+export function statesOf(entities: string[], rows: { entity: string; state: string }[]): Map<string, EntityState> {
+  const states = new Map<string, EntityState>(entities.map((e) => [e, emptyState()]));
+  for (const row of rows) states.set(row.entity, { ...emptyState(), ...(JSON.parse(row.state) as Partial<EntityState>) });
+  return states;
+}
+
+export function saveStatesStatement(states: [entity: string, state: EntityState][], at: number): Statement {
+  return {
+    sql: `INSERT INTO fraud_feature_states (entity, state, updated_at) VALUES ${states.map((_, i) => `($${3 * i + 1}, $${3 * i + 2}, $${3 * i + 3})`).join(', ')}
+       ON CONFLICT (entity) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at`,
+    params: states.flatMap(([entity, state]) => [entity, JSON.stringify(state), at]),
+  };
+}
+
+export function recordScoreStatement(record: ScoreRecord): Statement {
+  return {
+    sql: `INSERT INTO fraud_scores (payment_id, card_key, merchant_id, amount, currency, scored_at, score, model_version, features, explanations)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (payment_id) DO NOTHING`,
+    params: [
+      record.paymentId,
+      record.cardKey,
+      record.merchantId,
+      record.amount,
+      record.currency,
+      record.scoredAt,
+      record.score,
+      record.modelVersion,
+      JSON.stringify(record.features),
+      JSON.stringify(record.explanations),
+    ],
   };
 }

@@ -93,25 +93,31 @@ export class FraudChecker {
         const cardKey = input.cardToken ? cardKeyOf(input.cardToken) : `fp:${input.card.fingerprint}`;
         const ruleKey = input.cardToken ? cardKey : input.card.fingerprint;
         const entities = [cardEntity(cardKey), merchantEntity(input.merchantId)];
-        // The card's lock first, then the feature states' (one round trip on PostgreSQL).
-        await store.lockFingerprintAnd(ruleKey, this.model ? entityLocks(entities) : []);
-        const previous = await store.findCheck(input.paymentId);
+        // The card's lock first, then the feature states', and then everything the check reads: one
+        // round trip on PostgreSQL (FraudStore.openCheck). The velocity windows start from the time
+        // before the lock wait, so they are at most that wait longer than the rules say (they count
+        // more, never less); the payment's own time is taken once the locks are held, so a card's
+        // payments are recorded in the order they were checked.
+        const asked = this.now();
+        const { previous, context, states } = await store.openCheck({
+          fingerprint: ruleKey,
+          merchantId: input.merchantId,
+          paymentId: input.paymentId,
+          since: { fingerprint: asked - this.rules.fingerprintWindowMs, merchant: asked - this.rules.merchantWindowMs },
+          locks: this.model ? entityLocks(entities) : [],
+          entities: this.model ? entities : [],
+        });
         if (previous) {
           const score = await store.features.findScore(input.paymentId);
           return withModel({ decision: previous.decision, reasons: previous.reasons }, score);
         }
-
-        const at = this.now();
-        const context = await store.ruleContext(
-          { fingerprint: ruleKey, merchantId: input.merchantId, paymentId: input.paymentId },
-          { fingerprint: at - this.rules.fingerprintWindowMs, merchant: at - this.rules.merchantWindowMs },
-        );
+        const at = Math.max(asked, this.now());
         const ruled = evaluateFraudRules(input, context, this.rules);
         let decision: FraudDecision = ruled;
         let explanations: FraudExplanation[] = [];
         let score: number | undefined;
+        let written: Parameters<FraudStore['closeCheck']>[1];
         if (this.model && this.thresholds) {
-          const states = await store.features.loadStates(entities);
           const card = states.get(entities[0]!)!;
           const merchant = states.get(entities[1]!)!;
           const tx = { at, amountMinor: input.amount };
@@ -123,37 +129,40 @@ export class FraudChecker {
           decision = isSandboxTestCard(input.card, this.rules) ? ruled : combine(ruled, score, this.thresholds, this.model.version);
           recordPayment(card, tx, true);
           recordPayment(merchant, tx, false);
-          await store.features.saveStates(
-            [
+          written = {
+            states: [
               [entities[0]!, card],
               [entities[1]!, merchant],
             ],
-            at,
-          );
-          await store.features.recordScore({
+            score: {
+              paymentId: input.paymentId,
+              cardKey,
+              merchantId: input.merchantId,
+              amount: input.amount,
+              currency: input.currency,
+              scoredAt: at,
+              score,
+              modelVersion: this.model.version,
+              features: [...features],
+              explanations,
+            },
+          };
+          scored = { score, decision: decision.decision, version: this.model.version };
+        }
+        // The states, the score and the check: one statement on PostgreSQL.
+        await store.closeCheck(
+          {
             paymentId: input.paymentId,
-            cardKey,
+            fingerprint: ruleKey,
             merchantId: input.merchantId,
             amount: input.amount,
             currency: input.currency,
-            scoredAt: at,
-            score,
-            modelVersion: this.model.version,
-            features: [...features],
-            explanations,
-          });
-          scored = { score, decision: decision.decision, version: this.model.version };
-        }
-        await store.recordCheck({
-          paymentId: input.paymentId,
-          fingerprint: ruleKey,
-          merchantId: input.merchantId,
-          amount: input.amount,
-          currency: input.currency,
-          decision: decision.decision,
-          reasons: decision.reasons,
-          at,
-        });
+            decision: decision.decision,
+            reasons: decision.reasons,
+            at,
+          },
+          written,
+        );
         return score === undefined ? decision : { ...decision, score, modelVersion: this.model!.version, explanations, scoredAt: at };
       })
       .then((decision) => {

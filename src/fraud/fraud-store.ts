@@ -1,5 +1,6 @@
 import type { Db } from '../storage/db';
-import { FeatureStore } from './feature-store';
+import type { EntityState } from './features';
+import { FeatureStore, recordScoreStatement, saveStatesStatement, statesOf, type ScoreRecord, type Statement } from './feature-store';
 import type { FraudOutcome, FraudReason } from './rules';
 
 /** One fraud check as recorded: what velocity counts, and the answer a retry gets back. */
@@ -33,6 +34,12 @@ interface CheckRow {
   created_at: number;
 }
 
+export interface RuleContext {
+  blocklisted: boolean;
+  recentByFingerprint: number;
+  recentByMerchant: number;
+}
+
 /** Namespaces our advisory locks away from the migration lock (a single bigint key). */
 const FINGERPRINT_LOCK_CLASS = 7_301;
 
@@ -64,25 +71,11 @@ export class FraudStore {
     }
   }
 
-  /**
-   * `lockFingerprint` and then the given advisory locks (keys already in a deadlock-free order: sorted),
-   * in one statement, one round trip: PostgreSQL evaluates a SELECT's list left to right. SQLite
-   * needs nothing.
-   */
-  async lockFingerprintAnd(fingerprint: string, locks: { lockClass: number; key: string }[]): Promise<void> {
-    if (this.db.dialect !== 'postgres') return;
-    const all = [{ lockClass: FINGERPRINT_LOCK_CLASS, key: fingerprint }, ...locks];
-    await this.db.query(
-      `SELECT ${all.map((_, i) => `pg_advisory_xact_lock($${2 * i + 1}, hashtext($${2 * i + 2}))`).join(', ')}`,
-      all.flatMap((l) => [l.lockClass, l.key]),
-    );
-  }
-
   /** What the rules need to know about a payment, in one query: blocklisted, and the two velocity counts. */
   async ruleContext(
     input: { fingerprint: string; merchantId: string; paymentId: string },
     since: { fingerprint: number; merchant: number },
-  ): Promise<{ blocklisted: boolean; recentByFingerprint: number; recentByMerchant: number }> {
+  ): Promise<RuleContext> {
     const [row] = await this.db.query<{ blocked: number | string; by_fingerprint: number | string; by_merchant: number | string }>(
       `SELECT
          (SELECT COUNT(*) FROM fraud_blocklist WHERE fingerprint = $1) AS blocked,
@@ -95,22 +88,78 @@ export class FraudStore {
 
   /** Records a check once per payment; returns false (and changes nothing) if the payment was already recorded. */
   async recordCheck(record: FraudCheckRecord): Promise<boolean> {
-    const changed = await this.db.execute(
-      `INSERT INTO fraud_checks (payment_id, fingerprint, merchant_id, amount, currency, decision, reasons, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-       ON CONFLICT (payment_id) DO NOTHING`,
-      [
-        record.paymentId,
-        record.fingerprint,
-        record.merchantId,
-        record.amount,
-        record.currency,
-        record.decision,
-        JSON.stringify(record.reasons),
-        record.at,
-      ],
+    const { sql, params } = recordCheckStatement(record);
+    return (await this.db.execute(sql, params)) > 0;
+  }
+
+  /**
+   * Everything a check reads, after its locks (`lockFingerprintAnd`): the payment's previous check,
+   * the rules' context (`ruleContext`) and the feature states of `entities`. Call inside
+   * `withTransaction`. On PostgreSQL it is one round trip (the function of migration 012, which
+   * locks before it reads); on SQLite, the statements one after the other (in-process, exclusive).
+   */
+  async openCheck(input: {
+    fingerprint: string;
+    merchantId: string;
+    paymentId: string;
+    since: { fingerprint: number; merchant: number };
+    locks: { lockClass: number; key: string }[];
+    entities: string[];
+  }): Promise<{ previous?: FraudCheckRecord; context: RuleContext; states: Map<string, EntityState> }> {
+    if (this.db.dialect !== 'postgres') {
+      const previous = await this.findCheck(input.paymentId);
+      if (previous) return { previous, context: { blocklisted: false, recentByFingerprint: 0, recentByMerchant: 0 }, states: new Map() };
+      const context = await this.ruleContext(input, input.since);
+      const states = input.entities.length > 0 ? await this.features.loadStates(input.entities) : new Map<string, EntityState>();
+      return { context, states };
+    }
+    const all = [{ lockClass: FINGERPRINT_LOCK_CLASS, key: input.fingerprint }, ...input.locks];
+    const [row] = await this.db.query<{
+      previous: (Omit<CheckRow, 'reasons'> & { reasons: string }) | null;
+      blocked: number;
+      by_fingerprint: number;
+      by_merchant: number;
+      states: Record<string, string> | null;
+    }>('SELECT * FROM fraud_check_context($1, $2, $3, $4, $5, $6, $7, $8)', [
+      all.map((l) => l.lockClass),
+      all.map((l) => l.key),
+      input.paymentId,
+      input.fingerprint,
+      input.merchantId,
+      input.since.fingerprint,
+      input.since.merchant,
+      input.entities,
+    ]);
+    if (!row) throw new Error('fraud_check_context returned no row');
+    const context = { blocklisted: Number(row.blocked) > 0, recentByFingerprint: Number(row.by_fingerprint), recentByMerchant: Number(row.by_merchant) };
+    const states = statesOf(
+      input.entities,
+      Object.entries(row.states ?? {}).map(([entity, state]) => ({ entity, state })),
     );
-    return changed > 0;
+    return { ...(row.previous ? { previous: toRecord(row.previous) } : {}), context, states };
+  }
+
+  /**
+   * Everything a check writes: the updated feature states and the score (when the model scored it)
+   * and the check itself. On PostgreSQL one statement (data-modifying CTEs, one table each), one
+   * round trip; on SQLite, one statement after the other.
+   */
+  async closeCheck(check: FraudCheckRecord, scored?: { states: [entity: string, state: EntityState][]; score: ScoreRecord }): Promise<void> {
+    const statements: Statement[] = scored ? [saveStatesStatement(scored.states, check.at), recordScoreStatement(scored.score)] : [];
+    statements.push(recordCheckStatement(check));
+    if (this.db.dialect !== 'postgres') {
+      for (const { sql, params } of statements) await this.db.execute(sql, params);
+      return;
+    }
+    const params: unknown[] = [];
+    const renumbered = statements.map(({ sql, params: own }) => {
+      const offset = params.length;
+      params.push(...own);
+      return sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`);
+    });
+    const last = renumbered.pop()!;
+    const ctes = renumbered.map((sql, i) => `w${i} AS (${sql})`);
+    await this.db.execute(ctes.length > 0 ? `WITH ${ctes.join(', ')} ${last}` : last, params);
   }
 
   async findCheck(paymentId: string): Promise<FraudCheckRecord | undefined> {
@@ -165,6 +214,15 @@ export class FraudStore {
     );
     return Number(row?.n ?? 0);
   }
+}
+
+function recordCheckStatement(record: FraudCheckRecord): Statement {
+  return {
+    sql: `INSERT INTO fraud_checks (payment_id, fingerprint, merchant_id, amount, currency, decision, reasons, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       ON CONFLICT (payment_id) DO NOTHING`,
+    params: [record.paymentId, record.fingerprint, record.merchantId, record.amount, record.currency, record.decision, JSON.stringify(record.reasons), record.at],
+  };
 }
 
 function toRecord(row: CheckRow): FraudCheckRecord {

@@ -11,9 +11,10 @@ import { migration as stripeCompat } from './migrations/008-stripe-compat';
 import { migration as webhooks } from './migrations/009-webhooks';
 import { migration as auditLookups } from './migrations/010-audit-lookups';
 import { migration as sealedVault } from './migrations/011-sealed-vault';
+import { migration as fraudCheckContext } from './migrations/012-fraud-check-context';
 
 /** Every migration, in order. */
-export const MIGRATIONS: readonly Migration[] = [vault, auditLog, fraud, fraudFeatures, paymentRecords, merchantLedger, reconciliation, stripeCompat, webhooks, auditLookups, sealedVault];
+export const MIGRATIONS: readonly Migration[] = [vault, auditLog, fraud, fraudFeatures, paymentRecords, merchantLedger, reconciliation, stripeCompat, webhooks, auditLookups, sealedVault, fraudCheckContext];
 
 /**
  * Brings the schema up to date. Safe when several processes start at once (API and vault worker):

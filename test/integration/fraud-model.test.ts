@@ -1,3 +1,4 @@
+import { cardKeyOf } from '../../src/fraud/card-key';
 import { FraudChecker } from '../../src/fraud/fraud-checker';
 import { FraudStore } from '../../src/fraud/fraud-store';
 import { DAY_MS, FEATURE_INDEX, LABEL_DELAY_MS } from '../../src/fraud/features';
@@ -96,6 +97,23 @@ describe.each(backends.map((b) => [b.name, b] as const))('fraud model in the liv
     expect((await store.features.findScore(input.paymentId))?.features[FEATURE_INDEX.card_tx_30d]).toBe(0);
     const states = await store.features.loadStates(['merchant:m_t9']);
     expect(states.get('merchant:m_t9')!.n).toEqual([1]);
+  });
+
+  it('concurrent checks of one card at one merchant each see the ones before: no feature update is lost', async () => {
+    // PostgreSQL reads the states in the same round trip that takes the locks (migration 012): the
+    // reads must come after the locks, or a waiting check would read the states as they were before
+    // the check it waited for, and overwrite its update.
+    const fraud = checker();
+    clock = Date.parse('2018-06-01T10:00:00Z');
+    const inputs = Array.from({ length: 16 }, (_, i) => inputOf({ line: i + 2, id: `c${i}`, at: clock, customer: '31', terminal: '31', amountMinor: 1_000 + i, fraud: 0 }));
+    const decisions = await Promise.all(inputs.map((input) => fraud.check(input)));
+    const seen = await Promise.all(inputs.map(async (input) => (await store.features.findScore(input.paymentId))!.features[FEATURE_INDEX.card_tx_30d]));
+    // Each check saw every earlier one exactly once: 0, 1, …, 15 in some order.
+    expect([...seen].sort((a, b) => a! - b!)).toEqual(Array.from({ length: 16 }, (_, i) => i));
+    const states = await store.features.loadStates(['card:' + cardKeyOf('tok_c31'), 'merchant:m_t31']);
+    expect(states.get('merchant:m_t31')!.n).toEqual([16]);
+    expect(states.get('card:' + cardKeyOf('tok_c31'))!.n).toEqual([16]);
+    expect(decisions.every((d) => d.score !== undefined)).toBe(true);
   });
 
   it("in sandbox mode the acquirer's test cards keep their documented outcomes: scored, not decided by the model", async () => {
