@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, log } from '@temporalio/activity';
 import type { AuthorizationResult, CardAuthorizer } from '../acquirer/acquirer-client';
 import type { TokenizedCard, Vault } from '../vault/vault';
 import { VaultReferenceError } from '../vault/vault';
@@ -33,6 +33,14 @@ export interface AuthorizeInput {
   merchantId: string;
   paymentId: string;
 }
+
+/**
+ * The acquirer's answer, and whether the CVV was destroyed with it. `cvvPurged` is true only when
+ * this attempt destroyed the CVV (or found it gone) after the answer came in; the workflow still
+ * runs its purge activity when it is not true — an answer read back by inquiry, a purge that
+ * failed, a payment started before this change (src/workflows/payment/patches.ts).
+ */
+export type VaultAuthorizationResult = AuthorizationResult & { cvvPurged?: boolean };
 
 export interface RetainCvvInput {
   cvvRef: string;
@@ -71,16 +79,31 @@ export function createVaultActivities(deps: VaultActivityDependencies) {
      * The idempotency key is the payment and the step, the same on every attempt, so a retry never
      * authorizes twice (DESIGN.md §4).
      */
-    async authorize(input: AuthorizeInput): Promise<AuthorizationResult> {
+    async authorize(input: AuthorizeInput): Promise<VaultAuthorizationResult> {
       const idempotencyKey = acquirerKey(input.paymentId, 'authorize');
       const expiry = { expMonth: input.expMonth, expYear: input.expYear };
-      return asNonRetryableIfGone(() =>
-        deps.vault.withCardForAuthorization(input.token, input.cvvRef, expiry, { merchantId: input.merchantId, paymentId: input.paymentId }, (card) =>
+      const context = { merchantId: input.merchantId, paymentId: input.paymentId };
+      const answer = await asNonRetryableIfGone(() =>
+        deps.vault.withCardForAuthorization(input.token, input.cvvRef, expiry, context, (card) =>
           withAcquirerFailures(() =>
             deps.acquirer.authorize({ ...card, amount: input.amount, currency: input.currency, merchantId: input.merchantId, idempotencyKey }),
           ),
         ),
       );
+      if (input.cvvRef === undefined) return answer;
+      // The answer is in (approved or declined: final under this key), so the CVV's only use is
+      // over: destroyed here, before the answer leaves the vault, which spares the payment a
+      // separate purge activity on its way to the merchant's answer. Only after an answer: a failed
+      // call is retried with the same CVV. If this attempt's result is lost after the purge, the
+      // retry finds no CVV and fails, and the workflow reads the answer back from the acquirer by
+      // its key (known-outcome.ts). A purge that fails here is left to the workflow's purge activity.
+      try {
+        await deps.vault.purgeCvv(input.cvvRef, context);
+        return { ...answer, cvvPurged: true };
+      } catch (err) {
+        log.warn('CVV purge after authorization failed; the payment purges it next', { paymentId: input.paymentId, error: (err as Error).message });
+        return answer;
+      }
     },
 
     /** Keeps a CVV past its time-to-live while its payment may still authorize (a fraud review). */

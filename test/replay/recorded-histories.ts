@@ -16,6 +16,12 @@ export const FIRST_RELEASE_DIR = path.join(__dirname, 'histories-first-release')
  */
 export const BEFORE_RECORDS_DIR = path.join(__dirname, 'histories-before-records');
 
+/**
+ * Histories of the release before the vault destroyed the CVV with the authorization's answer
+ * (a purge activity after every authorization), frozen likewise (patch cvv-purged-in-authorization-v1).
+ */
+export const BEFORE_CVV_IN_AUTHORIZATION_DIR = path.join(__dirname, 'histories-before-cvv-in-authorization');
+
 export interface RecordedHistory {
   /** The file's name, e.g. `completed--tokenize.checkFraud…--1a2b3c4d.json`. */
   file: string;
@@ -29,7 +35,7 @@ export interface RecordedHistory {
  * Every recorded history, sorted by file name. Throws if there is none: a replay test that
  * replays nothing cannot fail, so an empty (or missing) directory is an error, not a pass.
  */
-export function recordedHistories(dirs: string[] = [HISTORIES_DIR, BEFORE_RECORDS_DIR, FIRST_RELEASE_DIR]): RecordedHistory[] {
+export function recordedHistories(dirs: string[] = [HISTORIES_DIR, BEFORE_CVV_IN_AUTHORIZATION_DIR, BEFORE_RECORDS_DIR, FIRST_RELEASE_DIR]): RecordedHistory[] {
   return dirs.flatMap((dir) => recordedHistoriesIn(dir));
 }
 

@@ -41,6 +41,10 @@ describe('payment lifecycle (time-skipping)', () => {
       const decided = await decisionOf(handle);
       expect(decided.status).toBe('captured');
       expect(await cvvRows()).toBe(0); // the CVV is gone once authorization is over
+      // Destroyed by the vault with the authorization's answer: no purge activity on the way to the answer.
+      expect(decided.timeline).toContainEqual(expect.objectContaining({ event: 'cvv.purged', detail: 'with the authorization' }));
+      const activities = (await handle.fetchHistory()).events!.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+      expect(activities.filter((a) => a !== 'recordPayment')).toEqual(['tokenize', 'checkFraud', 'authorize', 'capturePayment']);
 
       // Settlement waits for the cutoff; a partial refund can come before it.
       const refunded = await ask(handle, requestRefundSignal, { refundId: 'r1', amount: 500 }, (s) => s.refunds.some((r) => r.id === 'r1' && r.status !== 'pending'));

@@ -11,4 +11,10 @@ export const PATCHES = {
   storedCards: 'stored-cards-v1',
   /** Requests that reach the workflow unencrypted (src/workflows/unencrypted-payload.ts) are refused where they land. */
   refuseUnencrypted: 'refuse-unencrypted-v1',
+  /**
+   * The vault's authorize activity destroys the CVV as soon as the acquirer answers and says so;
+   * the payment then skips its purge activity (which stays for every other case), one activity
+   * fewer before the merchant's answer.
+   */
+  cvvPurgedInAuthorization: 'cvv-purged-in-authorization-v1',
 } as const;

@@ -302,9 +302,11 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState
     return false;
   }
 
-  /** Authorize, then destroy the CVV whatever happened. True when the payment ended there. */
+  /** Authorize, then destroy the CVV whatever happened (the vault does it with the answer). True when the payment ended there. */
   async function authorization(): Promise<boolean> {
     const authorized = await step.authorize(ctx);
+    // Destroyed by the vault with the answer, when it says so; otherwise by the purge activity.
+    if (patched(PATCHES.cvvPurgedInAuthorization) && authorized.ok && authorized.result.cvvPurged) step.cvvPurgedWithAuthorization(ctx, cvvPurged);
     await step.purgeCvv(ctx, cvvPurged);
     if (!authorized.ok) return fail(authorized.code, authorized.message).then(() => true);
     const { result } = authorized;

@@ -1,6 +1,7 @@
 import { CancellationScope, isCancellation, patched, proxySinks } from '@temporalio/workflow';
 import { PATCHES } from './patches';
-import type { AuthorizationResult, MovementResult } from '../../acquirer/acquirer-client';
+import type { MovementResult } from '../../acquirer/acquirer-client';
+import type { VaultAuthorizationResult } from '../../activities/vault';
 import type { FraudCheckResult } from '../../activities/fraud';
 import type { MetricsSinks } from '../../observability/metrics';
 import { cvv, fraud, inquiry, money, vault, vaultAuthorization } from './activities';
@@ -108,7 +109,7 @@ export async function retainCvvUntil(ctx: PaymentContext, until: number): Promis
 
 // ---- authorize (card data proxied to the acquirer by the vault), then destroy the CVV -------------
 
-export type AuthorizationOutcome = { ok: true; result: AuthorizationResult } | StepFailure;
+export type AuthorizationOutcome = { ok: true; result: VaultAuthorizationResult } | StepFailure;
 
 export function authorize(ctx: PaymentContext): Promise<AuthorizationOutcome> {
   const { input, refs, state } = ctx;
@@ -157,6 +158,12 @@ async function reverseAuthorization(ctx: PaymentContext, lastError: string): Pro
   }
   ctx.record('authorization.reversed', 'never received');
   return { ok: false, code: 'authorization_failed', message: `The authorization did not reach the acquirer (${lastError}); its key is reversed, so it cannot be approved late` };
+}
+
+/** The vault destroyed the CVV with the authorization's answer (src/activities/vault.ts): nothing left to purge. */
+export function cvvPurgedWithAuthorization(ctx: PaymentContext, purged: { done: boolean }): void {
+  purged.done = true;
+  ctx.record('cvv.purged', 'with the authorization');
 }
 
 /** Runs even if the workflow is being cancelled: a CVV must never outlive its authorization. */
