@@ -28,7 +28,7 @@ type ActivityFunction = (...args: any[]) => Promise<unknown>;
  * - `authorize`, `capturePayment`, `voidAuthorization`, `refundPayment`, `settlePayment` →
  *   `acquirer_calls_total{operation, outcome}` and `acquirer_call_duration_seconds`;
  * - `checkFraud` → `fraud_decisions_total{decision}`;
- * - `purgeCvv` → `cvv_purges_total{result}`.
+ * - `purgeCvv`, and `authorize` when the vault destroyed the CVV with the answer → `cvv_purges_total{result}`.
  *
  * Other activities (tokenize, ping) are passed through untouched. Results and errors are returned
  * and rethrown exactly as they were: Temporal's retry decisions do not change. Per-activity-type
@@ -45,8 +45,11 @@ export function instrumentActivities<T extends object>(activities: T, metrics: M
     const operation = ACQUIRER_ACTIVITIES[name];
     if (operation) {
       metrics.initAcquirerOperation(operation);
+      if (name === 'authorize') metrics.initCvvPurges();
       wrapped[name] = observe(fn, activities, (outcome, seconds) => {
         metrics.recordAcquirerCall(operation, acquirerOutcome(outcome), seconds);
+        // The vault destroys the CVV with the authorization's answer (src/activities/vault.ts): a purge too.
+        if (name === 'authorize' && outcome.ok && (outcome.value as { cvvPurged?: unknown } | undefined)?.cvvPurged === true) metrics.recordCvvPurge('purged');
       });
     } else if (name === 'checkFraud') {
       metrics.initFraudDecisions();

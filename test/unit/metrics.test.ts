@@ -269,6 +269,17 @@ describe('instrumentActivities', () => {
     expect(text).not.toContain('cvv_1');
   });
 
+  it('counts a CVV the vault destroyed with the authorization as purged, and no other authorization', async () => {
+    const metrics = new Metrics({ defaultMetrics: false });
+    const answers = [{ cvvPurged: true }, {}];
+    const activities = instrumentActivities({ authorize: async () => ({ outcome: 'approved', acquirerRef: 'acq_1', ...answers.shift() }) }, metrics);
+    await activities.authorize();
+    await activities.authorize();
+    const text = await metrics.metricsText();
+    expect(sample(text, 'cvv_purges_total{result="purged"}')).toBe(1);
+    expect(sample(text, 'acquirer_calls_total{operation="authorize",outcome="succeeded"}')).toBe(2);
+  });
+
   it('leaves other activities and values untouched', () => {
     const metrics = new Metrics({ defaultMetrics: false });
     const tokenize = async () => ({ token: 'tok_1' });
