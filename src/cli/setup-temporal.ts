@@ -3,7 +3,7 @@
  * gateway by registering the payment search attributes. docker-compose.yml runs it once before
  * the workers start; the embedded dev server does not need it (it registers them at start-up).
  */
-import { Connection } from '@temporalio/client';
+import { connectCloseSafe } from '../temporal/close-safe-connection';
 import { loadEnv } from '../config/env';
 import { temporalAddress, temporalCredentials } from '../temporal/connection';
 import { ensureSearchAttributes } from '../temporal/search-attributes';
@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   // In compose the cluster may still be creating its schema; wait for it rather than fail.
   for (;;) {
     try {
-      const connection = await Connection.connect({ address, ...temporalCredentials(env) });
+      const connection = await connectCloseSafe({ address, ...temporalCredentials(env) });
       try {
         const added = await ensureSearchAttributes(connection, env.TEMPORAL_NAMESPACE);
         console.log(added.length ? `registered search attributes: ${added.join(', ')}` : 'search attributes already registered');

@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { Connection } from '@temporalio/client';
+import { connectCloseSafe } from '../temporal/close-safe-connection';
 import { loadEnv } from '../config/env';
 import { resolveTemporalBinary } from '../temporal/binaries/resolve';
 import { temporalAddress, temporalCredentials } from '../temporal/connection';
@@ -107,7 +107,7 @@ async function main(): Promise<void> {
 }
 
 async function registerSearchAttributes(env: ReturnType<typeof loadEnv>): Promise<void> {
-  const connection = await Connection.connect({ address: temporalAddress(env), ...temporalCredentials(env) });
+  const connection = await connectCloseSafe({ address: temporalAddress(env), ...temporalCredentials(env) });
   try {
     const added = await ensureSearchAttributes(connection, env.TEMPORAL_NAMESPACE);
     if (added.length) log(`registered search attributes: ${added.join(', ')}`);

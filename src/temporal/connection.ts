@@ -1,5 +1,6 @@
 import fs from 'node:fs';
-import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import { Client, type ConnectionOptions } from '@temporalio/client';
+import { lazyCloseSafe } from './close-safe-connection';
 import type { DataConverter } from '@temporalio/common';
 import type { Env } from '../config/env';
 
@@ -36,6 +37,6 @@ export function temporalCredentials(env: Env): { tls: ConnectionOptions['tls']; 
  * /readyz naming Temporal) while Temporal is still coming up or is down.
  */
 export function createLazyClient(env: Env, dataConverter?: DataConverter): Client {
-  const connection = Connection.lazy({ address: temporalAddress(env), ...temporalCredentials(env) });
+  const connection = lazyCloseSafe({ address: temporalAddress(env), ...temporalCredentials(env) });
   return new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, dataConverter });
 }

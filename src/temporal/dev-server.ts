@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import { Connection } from '@temporalio/client';
+import { connectCloseSafe } from './close-safe-connection';
 import { devServerDynamicConfigArgs } from './dev-server-tuning';
 import { devServerSearchAttributeArgs } from './search-attributes';
 
@@ -116,7 +116,7 @@ async function waitForFrontend(address: string): Promise<void> {
   const deadline = Date.now() + STARTUP_TIMEOUT_MS;
   for (;;) {
     try {
-      const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+      const connection = await connectCloseSafe({ address, connectTimeout: 1_000 });
       await connection.workflowService.getSystemInfo({});
       await connection.close();
       return;

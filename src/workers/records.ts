@@ -5,7 +5,8 @@
  * and no keys but the payload codec's; it shares the gateway's database (in development, the same
  * SQLite file) for its own tables and the audit log.
  */
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
+import { connectCloseSafe } from '../temporal/close-safe-connection';
 import { acquirerFromEnv } from '../acquirer/acquirer-from-env';
 import { createReconciliationActivities } from '../activities/reconciliation';
 import { createRecordsActivities } from '../activities/records';
@@ -48,7 +49,7 @@ exitOnFailure(
         }),
       },
       async onPolling() {
-        const connection = await Connection.connect({ address: temporalAddress(env), ...temporalCredentials(env) });
+        const connection = await connectCloseSafe({ address: temporalAddress(env), ...temporalCredentials(env) });
         try {
           // Encrypting, like every client: the workers refuse a schedule's plain arguments (payload-codec.ts).
           const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, dataConverter: gatewayDataConverter(keys) });

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
+import { connectCloseSafe } from '../../src/temporal/close-safe-connection';
 import { gatewayDataConverter } from '../../src/temporal/data-converter';
 import { CachingKeyProvider } from '../../src/vault/keys/data-key-cache';
 import { LocalKeyProvider } from '../../src/vault/keys/local-key-provider';
@@ -69,7 +70,7 @@ export async function startDevStack(
   let server = await startDevServer(serverOptions);
   // The payload key file every process of the stack is given (the vault worker alone has the master key).
   const keys = new CachingKeyProvider(LocalKeyProvider.open(path.join(dataDir, 'keys', 'payload-key.json'), { create: true, keyId: LOCAL_PAYLOAD_KEY_ID }));
-  const connection = await Connection.connect({ address: server.address });
+  const connection = await connectCloseSafe({ address: server.address });
   const client = new Client({ connection, dataConverter: gatewayDataConverter(keys) });
   const env: NodeJS.ProcessEnv = {
     ...process.env,
