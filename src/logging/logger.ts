@@ -11,10 +11,15 @@ export type { Logger };
 const CARD_FIELDS = ['number', 'pan', 'cvc', 'cvv', 'card_number', 'cardNumber'];
 const REDACT_PATHS = CARD_FIELDS.flatMap((f) => [f, `*.${f}`, `*.*.${f}`, `card.${f}`, `req.body.card.${f}`]);
 
-export function createLogger(options: { name: string; level: string }, destination?: pino.DestinationStream): Logger {
+/**
+ * `mixin` adds fields to every line (e.g. the Lambda front door's request id, from the invocation
+ * that is running: src/api/lambda/invocation.ts).
+ */
+export function createLogger(options: { name: string; level: string; mixin?: () => object }, destination?: pino.DestinationStream): Logger {
   return pino({
     name: options.name,
     level: options.level,
+    ...(options.mixin ? { mixin: options.mixin } : {}),
     redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
     // Every argument of every log call (objects, errors, the message) goes through the PAN mask.
     hooks: {

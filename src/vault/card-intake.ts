@@ -41,6 +41,11 @@ export class CardIntake {
     this.publicKeys = new VaultPublicKeys(db, this.now);
   }
 
+  /** Reads the vault's intake public key ahead of the first seal (it is then kept: it never changes). */
+  async prefetchIntakeKey(): Promise<void> {
+    await this.publicKeys.intake();
+  }
+
   async seal(card: ValidatedCard, context: { actor: string; merchantId?: string; paymentId?: string }): Promise<SealedCard> {
     const intakeRef = newReference('int');
     const cvvRef = newReference('cvv');

@@ -62,7 +62,7 @@ describe('closing a Temporal connection while a call is in retry backoff', () =>
       })();`;
     const child = spawn(process.execPath, ['-e', script], { cwd: path.resolve(__dirname, '../..'), stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
     let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.on('message', async () => {
       await server.stop();
       child.send('stopped');

@@ -48,8 +48,10 @@ export function inputJsonSchema(schema: z.ZodType): JsonSchema {
 }
 
 function packageInfo(): { name: string; version: string; description?: string } {
-  // src/api/openapi/ and dist/api/openapi/ are both three levels under the package root.
-  const file = path.resolve(__dirname, '../../../package.json');
+  // src/api/openapi/ and dist/api/openapi/ are both three levels under the package root; the
+  // Lambda bundle (dist/lambda/handler.js) carries a package.json of its own beside it.
+  const beside = path.resolve(__dirname, 'package.json');
+  const file = fs.existsSync(beside) && path.basename(__dirname) === 'lambda' ? beside : path.resolve(__dirname, '../../../package.json');
   return JSON.parse(fs.readFileSync(file, 'utf8')) as { name: string; version: string; description?: string };
 }
 

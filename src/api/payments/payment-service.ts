@@ -33,6 +33,12 @@ export interface PaymentServiceOptions {
    * cancel, refund, review) for its outcome, before answering 202 with the payment as it is.
    */
   authorizationWaitMs: number;
+  /**
+   * How long the current request may still take, when its front door has a hard end (Lambda: the
+   * invocation's remaining time less a margin). The wait is cut to it, so the answer is a 202 in
+   * time rather than no answer at all. Unset or undefined: the wait alone bounds it.
+   */
+  requestTimeLeftMs?: () => number | undefined;
 }
 
 export interface CreateResult {
@@ -54,6 +60,12 @@ export class PaymentService {
     private readonly records: PaymentRecords,
     private readonly options: PaymentServiceOptions,
   ) {}
+
+  /** The wait for a decision or an outcome: AUTHORIZATION_WAIT_MS, or less when the request must end sooner. */
+  private waitMs(): number {
+    const left = this.options.requestTimeLeftMs?.();
+    return left === undefined ? this.options.authorizationWaitMs : Math.max(0, Math.min(this.options.authorizationWaitMs, left));
+  }
 
   async create(merchantId: string, idempotencyKey: string, body: CreatePaymentBody): Promise<CreateResult> {
     const paymentId = paymentIdFor(merchantId, idempotencyKey);
@@ -135,7 +147,7 @@ export class PaymentService {
   ): Promise<CreateResult> {
     const handle = this.client.workflow.getHandle<typeof paymentWorkflow>(paymentId);
     // The whole request answers within the wait (+ the bounded read after it), Temporal up or not.
-    const deadline = Date.now() + this.options.authorizationWaitMs;
+    const deadline = Date.now() + this.waitMs();
     const left = () => Math.max(0, deadline - Date.now());
 
     // A retried request: answer with the payment it created, or refuse a different body.
@@ -426,7 +438,7 @@ export class PaymentService {
     /** Whether the payment shows the action's outcome. */
     isDone: (state: PaymentState) => boolean,
   ): Promise<{ state: PaymentState; done: boolean }> {
-    const deadline = Date.now() + this.options.authorizationWaitMs;
+    const deadline = Date.now() + this.waitMs();
     const left = () => Math.max(0, deadline - Date.now());
     // This sending of the request: its answer, not one given to an earlier sending of the same request.
     const attemptId = randomUUID();
