@@ -58,7 +58,7 @@ function tableGrants(): Grant[] {
   const section = doc.slice(doc.indexOf('## Least privilege'));
   const rows = section.split('\n').filter((l) => /^\| \w+Role \|/.test(l));
   return rows.map((l) => {
-    const [role, action, resource, condition] = l.split('|').slice(1, 5).map((c) => c.trim());
+    const [role = '', action = '', resource = '', condition = ''] = l.split('|').slice(1, 5).map((c) => c.trim());
     return { role, action, resource, condition };
   });
 }
@@ -92,7 +92,9 @@ describe('deploy/aws/template.yaml IAM roles against docs/deploy-aws.md', () => 
   it('gives kms:Decrypt to the vault role alone, on the card key, conditioned on the purposes the KMS provider sends', () => {
     const decrypt = granted.filter((g) => g.action === 'kms:Decrypt' || g.action === 'kms:*');
     expect(decrypt).toEqual([{ role: 'VaultTaskRole', action: 'kms:Decrypt', resource: 'CardKey', condition: 'kms:EncryptionContext:purpose' }]);
-    const stmt = statements(template.Resources.VaultTaskRole).find((s) => list(s.Action).includes('kms:Decrypt'))!;
+    const vault = template.Resources.VaultTaskRole;
+    expect(vault).toBeDefined();
+    const stmt = statements(vault!).find((s) => list(s.Action).includes('kms:Decrypt'))!;
     expect(stmt.Condition?.StringEquals?.['kms:EncryptionContext:purpose']).toEqual(['card-intake', 'card-pan', 'card-cvv', 'fingerprint-secret']);
     // The provider sends { purpose } and nothing else (src/vault/keys/kms-key-provider.ts).
     const provider = fs.readFileSync(path.join(ROOT, 'src/vault/keys/kms-key-provider.ts'), 'utf8');
