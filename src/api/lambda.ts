@@ -12,6 +12,7 @@ import type { Context } from 'aws-lambda';
 import type { DestinationStream } from 'pino';
 import serverless from 'serverless-http';
 import { createLogger, type Logger } from '../logging/logger';
+import { temporalAddress } from '../temporal/connection';
 import { gatewayDataConverter } from '../temporal/data-converter';
 import { composeApi, type ComposedApi } from './compose-api';
 import { currentInvocation, invocationLogFields, runInvocation } from './lambda/invocation';
@@ -51,7 +52,7 @@ export async function initContainer(source: NodeJS.ProcessEnv = process.env, log
   // not started yet is no reason to fail the container; the first seal reads it then.
   await api.intake.prefetchIntakeKey().catch((err: Error) => logger.warn({ err: err.message }, 'vault intake key not readable yet'));
   const serve = serverless(api.app, { provider: 'aws' });
-  logger.info({ temporal: source.TEMPORAL_ADDRESS ?? `127.0.0.1:${env.TEMPORAL_DEV_PORT}`, database: env.DATABASE_URL ? 'postgresql' : 'sqlite' }, 'API Lambda container ready');
+  logger.info({ temporal: temporalAddress(env), database: env.DATABASE_URL ? 'postgresql' : 'sqlite' }, 'API Lambda container ready');
   return { api, temporal: temporal!, logger, serve };
 }
 

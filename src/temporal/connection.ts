@@ -36,7 +36,7 @@ export function temporalCredentials(env: Env): { tls: ConnectionOptions['tls']; 
  * A client that connects on first use, so the API can start (and answer /healthz and a 503 on
  * /readyz naming Temporal) while Temporal is still coming up or is down.
  */
-export function createLazyClient(env: Env, dataConverter?: DataConverter): Client {
-  const connection = lazyCloseSafe({ address: temporalAddress(env), ...temporalCredentials(env) });
+export function createLazyClient(env: Env, dataConverter?: DataConverter, options: Pick<ConnectionOptions, 'interceptors'> = {}): Client {
+  const connection = lazyCloseSafe({ address: temporalAddress(env), ...temporalCredentials(env), ...options });
   return new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, dataConverter });
 }

@@ -1,10 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
-import { Client, defaultGrpcRetryOptions, makeGrpcRetryInterceptor, type Connection } from '@temporalio/client';
+import { defaultGrpcRetryOptions, makeGrpcRetryInterceptor, type Client } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import type { Env } from '../../config/env';
 import type { Logger } from '../../logging/logger';
-import { lazyCloseSafe } from '../../temporal/close-safe-connection';
-import { temporalAddress, temporalCredentials } from '../../temporal/connection';
+import { createLazyClient } from '../../temporal/connection';
 import { currentInvocation } from './invocation';
 
 /** No call to Temporal takes longer than this (nor past the invocation's end): a stale channel fails fast. */
@@ -25,7 +24,7 @@ const PROBE_DEADLINE_MS = 1_000;
  * The services are given `client`, which always forwards to the live connection's client.
  */
 export class LambdaTemporal {
-  private live: { connection: Connection; client: Client };
+  private live: Client;
   private lastUsed = Date.now();
   private opened = 0;
 
@@ -38,7 +37,7 @@ export class LambdaTemporal {
     private readonly logger: Logger,
   ) {
     this.live = this.open();
-    const live = () => this.live.client;
+    const live = () => this.live;
     this.client = new Proxy({} as Client, {
       get(_target, property) {
         const client = live();
@@ -56,15 +55,14 @@ export class LambdaTemporal {
   /** Called as an invocation starts: after a possible freeze, checks the channel and reconnects if it is dead. */
   async freshen(): Promise<void> {
     const idle = Date.now() - this.lastUsed;
-    this.lastUsed = Date.now();
-    if (idle < FROZEN_AFTER_MS || this.opened === 0) return;
+    if (idle < FROZEN_AFTER_MS) return;
+    const { connection } = this.live;
     try {
-      await this.live.connection.withDeadline(Date.now() + PROBE_DEADLINE_MS, () => this.live.connection.workflowService.getSystemInfo({}));
+      await connection.withDeadline(Date.now() + PROBE_DEADLINE_MS, () => connection.workflowService.getSystemInfo({}));
     } catch (err) {
       this.logger.warn({ idleMs: idle, err: (err as Error).message }, 'Temporal channel stale after the container was idle: reconnecting');
-      const stale = this.live.connection;
       this.live = this.open();
-      void stale.close().catch(() => undefined);
+      void connection.close().catch(() => undefined);
     }
   }
 
@@ -77,14 +75,9 @@ export class LambdaTemporal {
     await this.live.connection.close();
   }
 
-  private open(): { connection: Connection; client: Client } {
-    const connection = lazyCloseSafe({
-      address: temporalAddress(this.env),
-      ...temporalCredentials(this.env),
-      interceptors: [callDeadline, makeGrpcRetryInterceptor(defaultGrpcRetryOptions())],
-    });
+  private open(): Client {
     this.opened += 1;
-    return { connection, client: new Client({ connection, namespace: this.env.TEMPORAL_NAMESPACE, dataConverter: this.dataConverter }) };
+    return createLazyClient(this.env, this.dataConverter, { interceptors: [callDeadline, makeGrpcRetryInterceptor(defaultGrpcRetryOptions())] });
   }
 }
 
