@@ -20,14 +20,13 @@
  * before the first level, default 20).
  */
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { gatewayDataConverter } from '../src/temporal/data-converter';
-import { DEFAULT_PROVISION_DIR } from '../src/temporal/binaries/tools';
 import { startGatewayStack, type GatewayStack } from '../test/helpers/gateway-stack';
-import { LOG_DIR, ROOT as HELPERS_ROOT } from '../test/helpers/processes';
+import { LOG_DIR } from '../test/helpers/processes';
+import { linkHelperRoot } from './bench-root';
 import { TEST_CARDS, TEST_CVCS } from '../test/helpers/test-cards';
 import type { noopPaymentFloorWorkflow } from './noop-workflow';
 
@@ -84,36 +83,6 @@ function concurrencyLevels(name: string, fallback: number[]): number[] {
 
 // ---------------------------------------------------------------------------------------------
 // Project root and the helpers' idea of it
-
-/**
- * Compiled here, test/helpers/processes.ts takes dist-bench/ for the project root and starts the
- * stack's processes from dist-bench/dist/; src/temporal/binaries/tools.ts likewise looks for the
- * Temporal CLI in dist-bench/.temporal/. Link both to the real ones (build output, git-ignored).
- * The stack's process logs land in dist-bench/test-output/logs, away from the test suite's.
- */
-function linkHelperRoot(): void {
-  const root = projectRoot();
-  if (!fs.existsSync(path.join(root, 'dist', 'api', 'server.js'))) throw new Error('dist/ is not built: run `npm run build` (npm run bench:e2e does)');
-  fs.mkdirSync(path.join(root, '.temporal'), { recursive: true }); // resolveTemporalBinary provisions into it if empty
-  const links: [string, string][] = [
-    [path.join(HELPERS_ROOT, 'dist'), path.join(root, 'dist')],
-    [DEFAULT_PROVISION_DIR, path.join(root, '.temporal')],
-  ];
-  for (const [link, target] of links) {
-    if (path.resolve(link) === target) continue;
-    if (!fs.existsSync(link)) {
-      fs.rmSync(link, { force: true }); // a dangling link from a moved checkout
-      fs.symlinkSync(target, link, 'dir');
-    }
-  }
-}
-
-function projectRoot(): string {
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'tsconfig.bench.json'))) return dir;
-    if (path.dirname(dir) === dir) throw new Error(`no project root (package.json and tsconfig.bench.json) above ${__dirname}`);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Closed-loop load
