@@ -27,6 +27,7 @@ import { gatewayDataConverter } from '../src/temporal/data-converter';
 import { startGatewayStack, type GatewayStack } from '../test/helpers/gateway-stack';
 import { LOG_DIR } from '../test/helpers/processes';
 import { linkHelperRoot } from './bench-root';
+import { cpuDelta, cpuSample, stackProcesses } from './process-cpu';
 import { TEST_CARDS, TEST_CVCS } from '../test/helpers/test-cards';
 import type { noopPaymentFloorWorkflow } from './noop-workflow';
 
@@ -345,13 +346,19 @@ async function main(): Promise<void> {
     }
 
     const results: { level: number; ours: LevelResult; floor: LevelResult }[] = [];
+    const processes = stackProcesses(stack);
+    const cpu: { level: number; ours: Map<string, number>; floor: Map<string, number> }[] = [];
     for (const level of LEVELS) {
       process.stdout.write(`Concurrency ${level}: ${PAYMENTS} payments... `);
+      const cpu0 = cpuSample(processes);
       const ours = await closedLoop(PAYMENTS, level, paymentSender(stack, `c${level}`));
+      const cpu1 = cpuSample(processes);
       process.stdout.write(`${fmtRate(ours.perSecond)}/s; ${PAYMENTS} floor workflows... `);
       const floor = await closedLoop(PAYMENTS, level, floorSender(stack, `c${level}`));
+      const cpu2 = cpuSample(processes);
       console.log(`${fmtRate(floor.perSecond)}/s`);
       results.push({ level, ours, floor });
+      cpu.push({ level, ours: cpuDelta(cpu0, cpu1), floor: cpuDelta(cpu1, cpu2) });
     }
 
     const reads = await readsPhase(stack);
@@ -389,6 +396,19 @@ async function main(): Promise<void> {
       console.log('Failures:');
       for (const line of failures) console.log(line);
     }
+    console.log('');
+    console.log('CPU per completed payment (ours) and per floor workflow, in ms, by process (/proc/<pid>/stat, user + system):');
+    const names = processes.map((p) => p.name);
+    const cpuRows = [['conc', 'path', ...names, 'total']];
+    for (const { level, ours, floor } of cpu) {
+      const done = results.find((r) => r.level === level)!;
+      for (const [pathName, delta, completed] of [['ours', ours, done.ours.ok], ['floor', floor, done.floor.ok]] as const) {
+        const per = (ms: number) => (completed > 0 ? fmtMs(ms / completed) : '-');
+        cpuRows.push([String(level), pathName, ...names.map((n) => per(delta.get(n) ?? 0)), per([...delta.values()].reduce((a, b) => a + b, 0))]);
+      }
+    }
+    console.log(table(cpuRows));
+    console.log(`At saturation the ${os.cpus().length} cores are the budget: ${os.cpus().length * 1000} ms of CPU per second, divided by the total above.`);
     console.log('');
     console.log(`Reads under load (4 clients sending payments meanwhile), ${READ_CONCURRENCY} readers, latencies in ms:`);
     const readRows = [['read', 'reads/s', 'p50', 'p95', 'p99', 'errors']];
