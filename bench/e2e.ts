@@ -27,6 +27,7 @@ import { gatewayDataConverter } from '../src/temporal/data-converter';
 import { startGatewayStack, type GatewayStack } from '../test/helpers/gateway-stack';
 import { LOG_DIR } from '../test/helpers/processes';
 import { linkHelperRoot } from './bench-root';
+import { positiveInt } from './bench-env';
 import { cpuDelta, cpuSample, stackProcesses } from './process-cpu';
 import { TEST_CARDS, TEST_CVCS } from '../test/helpers/test-cards';
 import type { noopPaymentFloorWorkflow } from './noop-workflow';
@@ -65,14 +66,6 @@ const SERVER_TUNING: { dynamicConfig?: Readonly<Record<string, number>> } = (() 
   if (tuning !== 'gateway' && tuning !== 'none') throw new Error(`BENCH_SERVER_TUNING must be gateway or none, got ${JSON.stringify(tuning)}`);
   return tuning === 'none' ? { dynamicConfig: {} } : {};
 })();
-
-function positiveInt(name: string, fallback: number, { allowZero = false } = {}): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw.replace(/[_,]/g, ''));
-  if (!Number.isInteger(value) || value < (allowZero ? 0 : 1)) throw new Error(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer`);
-  return value;
-}
 
 function concurrencyLevels(name: string, fallback: number[]): number[] {
   const raw = process.env[name];

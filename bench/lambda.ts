@@ -25,6 +25,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startGatewayStack, type GatewayStack } from '../test/helpers/gateway-stack';
 import { TEST_CARDS, TEST_CVCS } from '../test/helpers/test-cards';
+import { positiveInt } from './bench-env';
 import { linkHelperRoot, projectRoot } from './bench-root';
 import type { ContainerTimings } from './lambda-container';
 
@@ -34,14 +35,6 @@ const MERCHANT = 'm_bench_lambda';
 /** Fraud velocity limits out of reach: every payment of the run uses one card and one merchant. */
 const UNREACHABLE = '1000000000';
 const ZIP_AIM_MB = 5;
-
-function positiveInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
-  return value;
-}
 
 function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
