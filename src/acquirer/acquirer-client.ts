@@ -20,10 +20,19 @@ export interface AuthorizationRequest {
   currency: string;
   merchantId: string;
   idempotencyKey: string;
+  /**
+   * A sale: capture the whole amount in the same call, under this idempotency key (the one a
+   * separate capture would carry, so inquiries and the books see one capture either way).
+   */
+  captureIdempotencyKey?: string;
 }
 
+/** The capture half of a sale: taken, or refused with the acquirer's code (the authorization then stands, uncaptured). */
+export type SaleCapture = { outcome: 'captured'; acquirerRef: string } | { outcome: 'refused'; code: string; message: string };
+
 export type AuthorizationResult =
-  | { outcome: 'approved'; acquirerRef: string; authorizationCode: string }
+  /** `capture` only when the request was a sale and the acquirer does sales. */
+  | { outcome: 'approved'; acquirerRef: string; authorizationCode: string; capture?: SaleCapture }
   | { outcome: 'declined'; acquirerRef?: string; declineCode: DeclineCode; message: string };
 
 export type DeclineCode = 'generic_decline' | 'insufficient_funds' | 'incorrect_cvc' | 'expired_card' | 'do_not_honor';
@@ -107,7 +116,9 @@ export type ReversalResult =
   /** The authorization existed and was declined: nothing was held, nothing to release. */
   | { outcome: 'declined' }
   /** No authorization had arrived with that key; none will be accepted any more. */
-  | { outcome: 'closed' };
+  | { outcome: 'closed' }
+  /** A sale arrived with that key after all and was captured: nothing is reversed; read its answer. */
+  | { outcome: 'captured'; acquirerRef: string };
 
 export interface CardAuthorizer {
   /** A decline is an answer, not an error; errors are AcquirerUnavailableError or AcquirerRejectedError. */

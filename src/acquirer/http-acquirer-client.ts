@@ -40,7 +40,11 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 
 const DECLINE_CODES = ['generic_decline', 'insufficient_funds', 'incorrect_cvc', 'expired_card', 'do_not_honor'] as const satisfies readonly DeclineCode[];
 
-const approvedSchema = z.object({ ref: z.string().min(1), status: z.literal('approved'), authorization_code: z.string() });
+const saleCaptureSchema = z.union([
+  z.object({ ref: z.string().min(1) }),
+  z.object({ error: z.object({ code: z.string().min(1), message: z.string().catch('The capture was refused.') }) }),
+]);
+const approvedSchema = z.object({ ref: z.string().min(1), status: z.literal('approved'), authorization_code: z.string(), capture: saleCaptureSchema.optional() });
 const declinedSchema = z.object({
   ref: z.string().min(1).optional(),
   status: z.literal('declined'),
@@ -53,6 +57,7 @@ const reversalSchema = z.discriminatedUnion('outcome', [
   z.object({ outcome: z.literal('voided'), ref: z.string().min(1) }),
   z.object({ outcome: z.literal('declined') }),
   z.object({ outcome: z.literal('closed') }),
+  z.object({ outcome: z.literal('captured'), ref: z.string().min(1) }),
 ]);
 const inquirySchema = z.discriminatedUnion('status', [
   z.object({ status: z.literal('not_received') }),
@@ -97,6 +102,7 @@ export class HttpAcquirerClient implements AcquirerClient {
       amount: request.amount,
       currency: request.currency,
       merchant_id: request.merchantId,
+      ...(request.captureIdempotencyKey !== undefined ? { capture_idempotency_key: request.captureIdempotencyKey } : {}),
     });
     return this.authorizationResult(answer);
   }
@@ -124,7 +130,8 @@ export class HttpAcquirerClient implements AcquirerClient {
   async reverseAuthorization(request: ReversalRequest): Promise<ReversalResult> {
     const answer = await this.post('reverse', '/v1/reversals', request.idempotencyKey, { authorization_idempotency_key: request.authorizationKey });
     const reversal = this.parse('reverse', this.successOrThrow('reverse', answer), reversalSchema);
-    return reversal.outcome === 'voided' ? { outcome: 'voided', acquirerRef: reversal.ref } : { outcome: reversal.outcome };
+    if (reversal.outcome === 'voided' || reversal.outcome === 'captured') return { outcome: reversal.outcome, acquirerRef: reversal.ref };
+    return { outcome: reversal.outcome };
   }
 
   /** A stored answer is interpreted exactly as the live one would have been. */
@@ -168,7 +175,13 @@ export class HttpAcquirerClient implements AcquirerClient {
       };
     }
     const approved = this.parse(call, this.successOrThrow(call, answer), approvedSchema);
-    return { outcome: 'approved', acquirerRef: approved.ref, authorizationCode: approved.authorization_code };
+    const result = { outcome: 'approved', acquirerRef: approved.ref, authorizationCode: approved.authorization_code } as const;
+    if (approved.capture === undefined) return result;
+    const capture =
+      'ref' in approved.capture
+        ? ({ outcome: 'captured', acquirerRef: approved.capture.ref } as const)
+        : ({ outcome: 'refused', code: approved.capture.error.code, message: maskCardNumbers(approved.capture.error.message) } as const);
+    return { ...result, capture };
   }
 
   private async movement(call: string, path: string, idempotencyKey: string, body: object): Promise<MovementResult> {

@@ -32,6 +32,11 @@ export interface AuthorizeInput {
   currency: string;
   merchantId: string;
   paymentId: string;
+  /**
+   * An automatic-capture payment asks for a sale: authorized and captured in the one call, the
+   * capture under the payment's capture key (src/activities/acquirer-keys.ts). Absent: authorize only.
+   */
+  sale?: true;
 }
 
 /**
@@ -81,12 +86,13 @@ export function createVaultActivities(deps: VaultActivityDependencies) {
      */
     async authorize(input: AuthorizeInput): Promise<VaultAuthorizationResult> {
       const idempotencyKey = acquirerKey(input.paymentId, 'authorize');
+      const sale = input.sale ? { captureIdempotencyKey: acquirerKey(input.paymentId, 'capture') } : {};
       const expiry = { expMonth: input.expMonth, expYear: input.expYear };
       const context = { merchantId: input.merchantId, paymentId: input.paymentId };
       const answer = await asNonRetryableIfGone(() =>
         deps.vault.withCardForAuthorization(input.token, input.cvvRef, expiry, context, (card) =>
           withAcquirerFailures(() =>
-            deps.acquirer.authorize({ ...card, amount: input.amount, currency: input.currency, merchantId: input.merchantId, idempotencyKey }),
+            deps.acquirer.authorize({ ...card, amount: input.amount, currency: input.currency, merchantId: input.merchantId, idempotencyKey, ...sale }),
           ),
         ),
       );

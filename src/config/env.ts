@@ -77,6 +77,11 @@ export const envSchema = z.object({
   FRAUD_REVIEW_DEADLINE_HOURS: z.coerce.number().positive().max(24 * 14).default(24),
   SETTLEMENT_CUTOFF_UTC: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, 'must be HH:MM or HH:MM:SS (UTC)').default('22:00'),
   REFUND_WINDOW_DAYS: z.coerce.number().positive().max(3 * 365).default(180),
+  /**
+   * Automatic-capture payments go to the acquirer as a sale: authorized and captured in one call
+   * (docs/performance.md). `false` for an acquirer connector without sales: authorize, then capture.
+   */
+  ACQUIRER_SALE: flagDefaulting(true),
   /** How long a closed payment's record (src/records) is kept after its workflow's last write, then purged. Default 7 years. */
   RECORDS_RETENTION_DAYS: z.coerce.number().positive().max(100 * 365).default(7 * 365),
   /** Our fee on each charge, in basis points (290 = 2.90 %), posted to the merchant ledger (src/ledger). */

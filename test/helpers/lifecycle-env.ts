@@ -48,6 +48,8 @@ export const DEFAULT_POLICY: PaymentPolicy = {
   reviewDeadlineMs: DAY,
   settlementCutoffUtc: '22:00',
   refundWindowMs: 180 * DAY,
+  // As `npm start` runs (ACQUIRER_SALE defaults to true): automatic capture is a sale.
+  automaticCaptureAsSale: true,
 };
 
 /**

@@ -39,6 +39,9 @@ describe('unknown outcomes: lost and late answers, cancels mid-call', () => {
     gateway = await startGatewayStack({
       env: {
         AUTHORIZATION_WAIT_MS: String(WAIT_MS),
+        // The authorize-then-capture path, as with an acquirer connector without sales: each call's
+        // lost, late and cancelled answers on its own. Sales have theirs in sale-unknown-outcomes.test.ts.
+        ACQUIRER_SALE: 'false',
         // The review scenario: a CVV whose TTL (6 s) passes while the payment waits in review.
         CVV_TTL_MINUTES: '0.1',
         CVV_SWEEP_INTERVAL_SECONDS: '1',

@@ -674,6 +674,89 @@ describe('acquirer sandbox: status inquiry and timeout reversal', () => {
   });
 });
 
+describe('acquirer sandbox: sales (authorize and capture in one call)', () => {
+  /** A sale request: the authorization key `<payment>:authorize` and the capture key `<payment>:capture`. */
+  function sale(pan: string, overrides: Partial<AuthorizationRequest> = {}): AuthorizationRequest {
+    const idempotencyKey = newKey('authorize');
+    return authorization(pan, { idempotencyKey, captureIdempotencyKey: idempotencyKey.replace(/:authorize$/, ':capture'), ...overrides });
+  }
+
+  it('books the authorization and a capture of the whole amount under the capture key, and answers both', async () => {
+    const request = sale(TEST_CARDS.visa, { amount: 4321 });
+    const result = await client.authorize(request);
+    expect(result).toEqual({
+      outcome: 'approved',
+      acquirerRef: expect.stringMatching(/^auth_/),
+      authorizationCode: expect.any(String),
+      capture: { outcome: 'captured', acquirerRef: expect.stringMatching(/^cap_/) },
+    });
+    const { acquirerRef, capture } = result as { acquirerRef: string; capture: { acquirerRef: string } };
+    expect(rowsOf(acquirerRef).map((e) => [e.kind, e.status, e.amount, e.idempotency_key])).toEqual([
+      ['authorization', 'approved', 4321, request.idempotencyKey],
+      ['capture', 'succeeded', 4321, request.captureIdempotencyKey],
+    ]);
+    // Inquiries by either key find it; the capture appears on the day's report like any other.
+    expect(await client.inquireAuthorization(request.idempotencyKey)).toEqual({ state: 'done', result });
+    expect(await client.inquireMovement(request.captureIdempotencyKey!)).toEqual({ state: 'done', result: { acquirerRef: capture.acquirerRef } });
+    const report = await client.settlementReport(new Date().toISOString().slice(0, 10));
+    expect(report.filter((l) => l.idempotencyKey === request.captureIdempotencyKey)).toEqual([expect.objectContaining({ kind: 'capture', amount: 4321, ref: capture.acquirerRef })]);
+  });
+
+  it('a retried sale replays its answer and captures nothing twice; a capture sent later with the capture key gets the same capture', async () => {
+    const request = sale(TEST_CARDS.mastercard);
+    const first = (await client.authorize(request)) as { acquirerRef: string; capture: { acquirerRef: string } };
+    expect(await client.authorize(request)).toEqual(first);
+    const again = await client.capture({ authorizationRef: first.acquirerRef, amount: 1999, idempotencyKey: request.captureIdempotencyKey! });
+    expect(again).toEqual({ acquirerRef: first.capture.acquirerRef });
+    expect(childrenOf(first.acquirerRef, 'capture')).toHaveLength(1);
+    // Another capture key cannot take the money again either.
+    await expectRejected(client.capture({ authorizationRef: first.acquirerRef, amount: 1999, idempotencyKey: newKey('capture') }), 'already_captured');
+  });
+
+  it('a lost sale answer: the work is done once, the retry replays it', async () => {
+    faults.set({ lostAnswerRate: 1, operations: ['authorize'] });
+    const request = sale(TEST_CARDS.visa);
+    await expectUnavailable(client.authorize(request));
+    faults.reset();
+    const replayed = (await client.authorize(request)) as { acquirerRef: string; capture?: unknown };
+    expect(replayed.capture).toEqual({ outcome: 'captured', acquirerRef: expect.stringMatching(/^cap_/) });
+    expect(rowsOf(replayed.acquirerRef).map((e) => e.kind)).toEqual(['authorization', 'capture']);
+  });
+
+  it('a card whose capture fails: authorized, not captured, the answer says why, the capture key stays free for nothing but the void', async () => {
+    const request = sale(TEST_CARDS.captureFails);
+    const result = await client.authorize(request);
+    expect(result).toMatchObject({ outcome: 'approved', capture: { outcome: 'refused', code: 'capture_failed' } });
+    const { acquirerRef } = result as { acquirerRef: string };
+    expect(childrenOf(acquirerRef, 'capture')).toEqual([]);
+    expect(await client.inquireMovement(request.captureIdempotencyKey!)).toEqual({ state: 'not_received' });
+    await client.void({ authorizationRef: acquirerRef, idempotencyKey: newKey('void') });
+    expect(rowsOf(acquirerRef).map((e) => e.kind)).toEqual(['authorization', 'void']);
+  });
+
+  it('a declined sale captures nothing', async () => {
+    const request = sale(TEST_CARDS.declinedInsufficientFunds);
+    expect(await client.authorize(request)).toMatchObject({ outcome: 'declined', declineCode: 'insufficient_funds' });
+    expect(await client.inquireMovement(request.captureIdempotencyKey!)).toEqual({ state: 'not_received' });
+    expect(ledger.entries().filter((e) => e.idempotency_key === request.captureIdempotencyKey)).toEqual([]);
+  });
+
+  it('a sale that arrived before its timeout reversal is not reversed: the reversal says captured, with the capture', async () => {
+    const request = sale(TEST_CARDS.visa);
+    const done = (await client.authorize(request)) as { acquirerRef: string; capture: { acquirerRef: string } };
+    const reversal = await client.reverseAuthorization({ authorizationKey: request.idempotencyKey, idempotencyKey: newKey('reverse') });
+    expect(reversal).toEqual({ outcome: 'captured', acquirerRef: done.capture.acquirerRef });
+    expect(rowsOf(done.acquirerRef).map((e) => e.kind)).toEqual(['authorization', 'capture']);
+  });
+
+  it('a sale arriving after its key was reversed is refused and captures nothing', async () => {
+    const request = sale(TEST_CARDS.visa);
+    expect(await client.reverseAuthorization({ authorizationKey: request.idempotencyKey, idempotencyKey: newKey('reverse') })).toEqual({ outcome: 'closed' });
+    await expectRejected(client.authorize(request), 'authorization_reversed');
+    expect(ledger.entries().filter((e) => e.idempotency_key === request.captureIdempotencyKey)).toEqual([]);
+  });
+});
+
 describe('HttpAcquirerClient: mapping of answers it cannot get from the sandbox', () => {
   let stub: http.Server;
   let stubUrl: string;

@@ -1,4 +1,4 @@
-import { WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import {
   authorizationDecidedUpdate,
@@ -33,6 +33,13 @@ describe('payment lifecycle (time-skipping)', () => {
       .ledger()
       .filter((e) => e.idempotency_key.startsWith(`${paymentId}:`))
       .map((e) => `${e.kind}:${e.status}`);
+  /** The patch ids a payment's history carries (core's `core_patch` markers, their JSON `patch-data`). */
+  const patchMarkers = async (handle: WorkflowHandle) =>
+    ((await handle.fetchHistory()).events ?? []).flatMap((e) => {
+      const details = e.markerRecordedEventAttributes?.details;
+      const data = details?.['patch-data']?.payloads?.[0]?.data;
+      return data ? [(JSON.parse(Buffer.from(data).toString()) as { id: string }).id] : [];
+    });
   const cvvRows = async () => Number((await life.db.query<{ n: number }>('SELECT COUNT(*) AS n FROM cvv_records'))[0]!.n);
 
   it('automatic capture: authorized, captured, settled at the cutoff, then refundable until the window closes', async () => {
@@ -44,7 +51,9 @@ describe('payment lifecycle (time-skipping)', () => {
       // Destroyed by the vault with the authorization's answer: no purge activity on the way to the answer.
       expect(decided.timeline).toContainEqual(expect.objectContaining({ event: 'cvv.purged', detail: 'with the authorization' }));
       const activities = (await handle.fetchHistory()).events!.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
-      expect(activities.filter((a) => a !== 'recordPayment')).toEqual(['tokenize', 'checkFraud', 'authorize', 'capturePayment']);
+      // A sale: authorized and captured in the one acquirer call, no capture activity.
+      expect(activities.filter((a) => a !== 'recordPayment')).toEqual(['tokenize', 'checkFraud', 'authorize']);
+      expect(await patchMarkers(handle)).toContain('sale-v1');
 
       // Settlement waits for the cutoff; a partial refund can come before it.
       const refunded = await ask(handle, requestRefundSignal, { refundId: 'r1', amount: 500 }, (s) => s.refunds.some((r) => r.id === 'r1' && r.status !== 'pending'));
@@ -62,6 +71,20 @@ describe('payment lifecycle (time-skipping)', () => {
       expect(final.refundableUntil).toBeDefined();
       await expect(ask(handle, requestRefundSignal, { refundId: 'r2', amount: 100 })).rejects.toThrow();
       expect(movements(handle.workflowId)).toEqual(['authorization:approved', 'capture:succeeded', 'refund:succeeded', 'settlement:succeeded']);
+    });
+  });
+
+  it('automatic capture through an acquirer connector without sales (ACQUIRER_SALE=false): authorize, then a capture call', async () => {
+    await life.withWorkers(async () => {
+      const handle = await life.startPayment({ card: TEST_CARDS.visa, policy: { automaticCaptureAsSale: false } });
+      const decided = await decisionOf(handle);
+      expect(decided).toMatchObject({ status: 'captured', amountCaptured: 1999 });
+      const activities = (await handle.fetchHistory()).events!.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+      expect(activities.filter((a) => a !== 'recordPayment')).toEqual(['tokenize', 'checkFraud', 'authorize', 'capturePayment']);
+      // Payments that never ask for a sale record no marker: their histories are those of before.
+      expect(await patchMarkers(handle)).not.toContain('sale-v1');
+      expect(movements(handle.workflowId)).toEqual(['authorization:approved', 'capture:succeeded']);
+      await life.terminateAtRest(handle);
     });
   });
 

@@ -27,12 +27,13 @@ export interface SandboxDependencies {
 /**
  * The acquirer sandbox's HTTP API, without listening (tests mount it on an ephemeral port):
  *
- *   POST /v1/authorizations                    201 approved | 402 declined
+ *   POST /v1/authorizations                    201 approved | 402 declined (with capture_idempotency_key: a sale,
+ *                                              201 approved with capture: {ref} or capture: {error})
  *   POST /v1/authorizations/:ref/capture       201 {ref: cap_...}
  *   POST /v1/authorizations/:ref/void          201 {ref: void_...}
  *   POST /v1/captures/:ref/refunds             201 {ref: ref_...}
  *   POST /v1/captures/:ref/settle              201 {ref: stl_...}
- *   POST /v1/reversals                         201 {outcome: voided|declined|closed, ref?}
+ *   POST /v1/reversals                         201 {outcome: voided|declined|closed|captured, ref?}
  *   GET  /v1/operations/:idempotencyKey        200 {status: answered, operation, http_status, response} | {status: not_received}
  *   GET  /v1/reports/settlement?date=YYYY-MM-DD  200 {date, lines: [...]}: the day's money movements (UTC)
  *   GET  /_sandbox/ledger, GET|PUT|DELETE /_sandbox/faults, GET /healthz

@@ -21,6 +21,12 @@ export const authorizationRequestSchema = z.object({
   amount,
   currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code in upper case, e.g. USD'),
   merchant_id: z.string().min(1).max(128),
+  /**
+   * A sale: capture the whole amount in the same call, the capture booked under this idempotency
+   * key (the key a separate capture would have been sent with), so inquiries, reports and the
+   * gateway's books see one capture whichever way it was made. Absent: authorize only.
+   */
+  capture_idempotency_key: z.string().min(1).max(255).optional(),
 });
 export type AuthorizationBody = z.infer<typeof authorizationRequestSchema>;
 

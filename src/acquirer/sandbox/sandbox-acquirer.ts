@@ -1,6 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { unavailableBody } from './errors';
-import { REVERSED_KEY_HASH, type Answer } from './idempotency';
+import { REVERSED_KEY_HASH, requestHash, type Answer } from './idempotency';
 import type { Ledger, LedgerEntry } from './ledger';
 import type { AmountBody, AuthorizationBody } from './requests';
 import { TRANSIENT_ATTEMPTS, behaviourOf, declineOf } from './test-cards';
@@ -13,6 +13,9 @@ import { TRANSIENT_ATTEMPTS, behaviourOf, declineOf } from './test-cards';
  * - void: an approved authorization, not captured, not voided before.
  * - refund: a capture, up to what is captured and not refunded yet; partial refunds add up.
  * - settle: a capture, once.
+ * - authorize with `capture_idempotency_key` (a sale): the authorization and, when approved, its
+ *   capture of the whole amount in one transaction; a card whose capture fails is authorized and
+ *   left uncaptured, the answer says why, and the caller voids it.
  *
  * Refusals are final answers (stored and replayed like successes); only transient failures are not.
  */
@@ -46,7 +49,34 @@ export class SandboxAcquirer {
         movement,
       };
     }
-    return { final: true, httpStatus: 201, body: { ref: movement.ref, status: 'approved', authorization_code: authorizationCode() }, movement };
+    const approved = { ref: movement.ref, status: 'approved', authorization_code: authorizationCode() };
+    if (request.capture_idempotency_key === undefined) return { final: true, httpStatus: 201, body: approved, movement };
+    return { final: true, httpStatus: 201, body: { ...approved, capture: this.saleCapture(movement, request.capture_idempotency_key) }, movement };
+  }
+
+  /**
+   * The capture half of a sale, inside the authorization's transaction. It is booked and its
+   * answer stored under its own key exactly as `capture` would have (same operation, same request
+   * hash), so an inquiry by the capture key finds it and a capture sent later with that key gets
+   * the same answer instead of a second capture.
+   */
+  private saleCapture(authorization: LedgerEntry, captureKey: string): { ref: string } | { error: { code: string; message: string } } {
+    if (this.ledger.findAnswer(captureKey) !== undefined) {
+      return { error: { code: 'idempotency_key_reused', message: `Capture key ${captureKey} was already used; the authorization ${authorization.ref} is not captured` } };
+    }
+    const answer = this.capture(captureKey, authorization.ref, { amount: authorization.amount });
+    const body = answer.body as { ref: string } | { error: { code: string; message: string } };
+    // Only a capture is stored under its key: a refused one leaves the key free for the void that follows it.
+    if ('ref' in body) {
+      this.ledger.saveAnswer({
+        idempotencyKey: captureKey,
+        operation: 'capture',
+        requestHash: requestHash('capture', { amount: authorization.amount, ref: authorization.ref }),
+        httpStatus: answer.httpStatus,
+        body,
+      });
+    }
+    return body;
   }
 
   capture(idempotencyKey: string, authorizationRef: string, request: AmountBody): Answer {
@@ -126,13 +156,17 @@ export class SandboxAcquirer {
       });
       return { final: true, httpStatus: 201, body: { outcome: 'closed' } };
     }
-    const body = stored.body as { ref?: string; status?: string };
+    const body = stored.body as { ref?: string; status?: string; capture?: unknown };
     if (stored.operation !== 'authorize' || body.ref === undefined) return { final: true, httpStatus: 201, body: { outcome: 'closed' } };
     if (body.status === 'declined') return { final: true, httpStatus: 201, body: { outcome: 'declined' } };
     const authorization = this.approvedAuthorization(body.ref);
     if ('refusal' in authorization) return authorization.refusal;
     const { entry } = authorization;
-    if (this.ledger.childrenOf(entry.ref, 'capture').length > 0) {
+    const [captured] = this.ledger.childrenOf(entry.ref, 'capture');
+    // A sale that arrived after its inquiry: it is done, authorized and captured. Nothing is
+    // reversed; the caller reads the sale's answer back and the payment goes on from there.
+    if (captured && 'capture' in body) return { final: true, httpStatus: 201, body: { outcome: 'captured', ref: captured.ref } };
+    if (captured) {
       return refusal(409, 'already_captured', `Authorization ${entry.ref} was captured; refund the capture instead of reversing`);
     }
     const [voided] = this.ledger.childrenOf(entry.ref, 'void');

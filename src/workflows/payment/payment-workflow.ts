@@ -34,6 +34,9 @@ import type { PaymentInput, PaymentState } from './state';
  *   tokenize → fraud check (→ review) → authorize → purge CVV → capture (automatic, or on request
  *   before the authorization expires) → settle at the cutoff → refunds until the window closes.
  *
+ * Automatic capture is a sale when the payment's policy says so: authorized and captured in the
+ * one acquirer call, the capture step then has nothing left to do.
+ *
  * Compensations: void when a capture is refused or a cancel is honoured after authorization;
  * refund when settlement is refused or the workflow is cancelled after capture.
  *
@@ -302,9 +305,16 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState
     return false;
   }
 
-  /** Authorize, then destroy the CVV whatever happened (the vault does it with the answer). True when the payment ended there. */
+  /**
+   * Authorize (with automatic capture, as a sale when the policy says so), then destroy the CVV
+   * whatever happened (the vault does it with the answer). True when the payment ended there.
+   */
   async function authorization(): Promise<boolean> {
-    const authorized = await step.authorize(ctx);
+    // Asked only when it can apply, so payments without the policy flag record no marker.
+    const sale = input.captureMethod === 'automatic' && input.policy.automaticCaptureAsSale === true && patched(PATCHES.sale);
+    // The capture goes out with the authorization: from here a cancel cannot be honoured by a void.
+    if (sale) progress.captureStarted = true;
+    const authorized = await step.authorize(ctx, { sale });
     // Destroyed by the vault with the answer, when it says so; otherwise by the purge activity.
     if (patched(PATCHES.cvvPurgedInAuthorization) && authorized.ok && authorized.result.cvvPurged) step.cvvPurgedWithAuthorization(ctx, cvvPurged);
     await step.purgeCvv(ctx, cvvPurged);
@@ -314,13 +324,29 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState
     ctx.refs.authorization = result.acquirerRef;
     state.amountCapturable = input.amount;
     ctx.record('payment.authorized', result.acquirerRef);
+    if (result.capture?.outcome === 'captured') {
+      // A sale: the money is taken. A workflow cancel meanwhile is acted on after capture (a refund).
+      capturedInFull(result.capture.acquirerRef);
+      return false;
+    }
+    // The sale's capture was refused: the authorization stands alone, and is released as a refused capture is.
+    if (result.capture?.outcome === 'refused') return releaseAndEnd('failed', 'capture_failed', result.capture.message);
     // A cancel accepted while the authorization was in flight is honoured now, by a void.
     if (cancelWanted()) return releaseAndEnd('canceled', cancelReason());
     return false;
   }
 
+  function capturedInFull(captureRef: string, amount = input.amount): void {
+    ctx.refs.capture = captureRef;
+    state.amountCaptured = amount;
+    state.amountCapturable = 0;
+    ctx.setStatus('captured', captureRef);
+  }
+
   /** Automatic capture, or wait for the merchant's until the authorization expires. True when the payment ended there. */
   async function captureStep(): Promise<boolean> {
+    // Captured by the sale already.
+    if (ctx.refs.capture) return false;
     if (input.captureMethod === 'manual') {
       state.captureBefore = new Date(Date.now() + input.policy.authorizationExpiryMs).toISOString();
       ctx.setStatus('requires_capture');
@@ -334,10 +360,7 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState
       await releaseAndEnd('failed', captured.code, captured.message);
       return true;
     }
-    ctx.refs.capture = captured.result.acquirerRef;
-    state.amountCaptured = amount;
-    state.amountCapturable = 0;
-    ctx.setStatus('captured', ctx.refs.capture);
+    capturedInFull(captured.result.acquirerRef, amount);
     return false;
   }
 

@@ -20,6 +20,11 @@ export interface PaymentPolicy {
   /** Daily settlement cutoff, "HH:MM" in UTC. */
   settlementCutoffUtc: string;
   refundWindowMs: number;
+  /**
+   * Automatic capture in the authorization's call (a sale) rather than a capture call after it.
+   * Absent in payments started before sales existed: they authorize, then capture.
+   */
+  automaticCaptureAsSale?: boolean;
 }
 
 export interface PaymentInput {

@@ -111,7 +111,8 @@ export async function retainCvvUntil(ctx: PaymentContext, until: number): Promis
 
 export type AuthorizationOutcome = { ok: true; result: VaultAuthorizationResult } | StepFailure;
 
-export function authorize(ctx: PaymentContext): Promise<AuthorizationOutcome> {
+/** `sale`: capture the whole amount in the same acquirer call (the result then says whether it did). */
+export function authorize(ctx: PaymentContext, { sale }: { sale: boolean }): Promise<AuthorizationOutcome> {
   const { input, refs, state } = ctx;
   return CancellationScope.nonCancellable(async () => {
     const outcome = await knownOutcome(ctx, {
@@ -126,6 +127,7 @@ export function authorize(ctx: PaymentContext): Promise<AuthorizationOutcome> {
           currency: input.currency,
           merchantId: input.merchantId,
           paymentId: input.paymentId,
+          ...(sale ? { sale: true as const } : {}),
         }),
       inquire: () => inquiry.inquireAuthorization({ paymentId: input.paymentId }),
       isRefusal: () => false,
@@ -151,10 +153,14 @@ async function reverseAuthorization(ctx: PaymentContext, lastError: string): Pro
     ctx.record('authorization.reversed', reversal.acquirerRef);
     return { ok: false, code: 'authorization_failed', message: `The authorization's answer was lost (${lastError}); it was reversed at the acquirer` };
   }
-  if (reversal.outcome === 'declined') {
-    // It arrived between the inquiry and the reversal, and was declined: take that answer.
+  if (reversal.outcome === 'declined' || reversal.outcome === 'captured') {
+    // It arrived between the inquiry and the reversal, and was declined, or was a sale and is
+    // captured (nothing was reversed): take that answer.
     const late = await inquiry.inquireAuthorization({ paymentId });
     if (late.state === 'done') return { ok: true, result: late.result };
+    // The acquirer says the sale was captured but holds no answer to it: never decide on a guess.
+    // Failing the workflow task keeps the payment waiting, visibly, and retries the read.
+    if (reversal.outcome === 'captured') throw new Error(`The acquirer reports the sale captured (${reversal.acquirerRef}) but returns no answer for it; retrying`);
   }
   ctx.record('authorization.reversed', 'never received');
   return { ok: false, code: 'authorization_failed', message: `The authorization did not reach the acquirer (${lastError}); its key is reversed, so it cannot be approved late` };
