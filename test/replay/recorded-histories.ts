@@ -22,6 +22,12 @@ export const BEFORE_RECORDS_DIR = path.join(__dirname, 'histories-before-records
  */
 export const BEFORE_CVV_IN_AUTHORIZATION_DIR = path.join(__dirname, 'histories-before-cvv-in-authorization');
 
+/**
+ * Histories of the release before sales (automatic capture as a separate capture call after the
+ * authorization), frozen likewise: payments it started never ask for a sale (patch sale-v1).
+ */
+export const BEFORE_SALES_DIR = path.join(__dirname, 'histories-before-sales');
+
 export interface RecordedHistory {
   /** The file's name, e.g. `completed--tokenize.checkFraud…--1a2b3c4d.json`. */
   file: string;
@@ -35,7 +41,7 @@ export interface RecordedHistory {
  * Every recorded history, sorted by file name. Throws if there is none: a replay test that
  * replays nothing cannot fail, so an empty (or missing) directory is an error, not a pass.
  */
-export function recordedHistories(dirs: string[] = [HISTORIES_DIR, BEFORE_CVV_IN_AUTHORIZATION_DIR, BEFORE_RECORDS_DIR, FIRST_RELEASE_DIR]): RecordedHistory[] {
+export function recordedHistories(dirs: string[] = [HISTORIES_DIR, BEFORE_SALES_DIR, BEFORE_CVV_IN_AUTHORIZATION_DIR, BEFORE_RECORDS_DIR, FIRST_RELEASE_DIR]): RecordedHistory[] {
   return dirs.flatMap((dir) => recordedHistoriesIn(dir));
 }
 
