@@ -20,14 +20,15 @@
  * before the first level, default 20).
  */
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { gatewayDataConverter } from '../src/temporal/data-converter';
-import { DEFAULT_PROVISION_DIR } from '../src/temporal/binaries/tools';
 import { startGatewayStack, type GatewayStack } from '../test/helpers/gateway-stack';
-import { LOG_DIR, ROOT as HELPERS_ROOT } from '../test/helpers/processes';
+import { LOG_DIR } from '../test/helpers/processes';
+import { linkHelperRoot } from './bench-root';
+import { positiveInt } from './bench-env';
+import { cpuDelta, cpuSample, stackProcesses } from './process-cpu';
 import { TEST_CARDS, TEST_CVCS } from '../test/helpers/test-cards';
 import type { noopPaymentFloorWorkflow } from './noop-workflow';
 
@@ -66,14 +67,6 @@ const SERVER_TUNING: { dynamicConfig?: Readonly<Record<string, number>> } = (() 
   return tuning === 'none' ? { dynamicConfig: {} } : {};
 })();
 
-function positiveInt(name: string, fallback: number, { allowZero = false } = {}): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw.replace(/[_,]/g, ''));
-  if (!Number.isInteger(value) || value < (allowZero ? 0 : 1)) throw new Error(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer`);
-  return value;
-}
-
 function concurrencyLevels(name: string, fallback: number[]): number[] {
   const raw = process.env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
@@ -84,36 +77,6 @@ function concurrencyLevels(name: string, fallback: number[]): number[] {
 
 // ---------------------------------------------------------------------------------------------
 // Project root and the helpers' idea of it
-
-/**
- * Compiled here, test/helpers/processes.ts takes dist-bench/ for the project root and starts the
- * stack's processes from dist-bench/dist/; src/temporal/binaries/tools.ts likewise looks for the
- * Temporal CLI in dist-bench/.temporal/. Link both to the real ones (build output, git-ignored).
- * The stack's process logs land in dist-bench/test-output/logs, away from the test suite's.
- */
-function linkHelperRoot(): void {
-  const root = projectRoot();
-  if (!fs.existsSync(path.join(root, 'dist', 'api', 'server.js'))) throw new Error('dist/ is not built: run `npm run build` (npm run bench:e2e does)');
-  fs.mkdirSync(path.join(root, '.temporal'), { recursive: true }); // resolveTemporalBinary provisions into it if empty
-  const links: [string, string][] = [
-    [path.join(HELPERS_ROOT, 'dist'), path.join(root, 'dist')],
-    [DEFAULT_PROVISION_DIR, path.join(root, '.temporal')],
-  ];
-  for (const [link, target] of links) {
-    if (path.resolve(link) === target) continue;
-    if (!fs.existsSync(link)) {
-      fs.rmSync(link, { force: true }); // a dangling link from a moved checkout
-      fs.symlinkSync(target, link, 'dir');
-    }
-  }
-}
-
-function projectRoot(): string {
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'tsconfig.bench.json'))) return dir;
-    if (path.dirname(dir) === dir) throw new Error(`no project root (package.json and tsconfig.bench.json) above ${__dirname}`);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Closed-loop load
@@ -376,13 +339,19 @@ async function main(): Promise<void> {
     }
 
     const results: { level: number; ours: LevelResult; floor: LevelResult }[] = [];
+    const processes = stackProcesses(stack);
+    const cpu: { level: number; ours: Map<string, number>; floor: Map<string, number> }[] = [];
     for (const level of LEVELS) {
       process.stdout.write(`Concurrency ${level}: ${PAYMENTS} payments... `);
+      const cpu0 = cpuSample(processes);
       const ours = await closedLoop(PAYMENTS, level, paymentSender(stack, `c${level}`));
+      const cpu1 = cpuSample(processes);
       process.stdout.write(`${fmtRate(ours.perSecond)}/s; ${PAYMENTS} floor workflows... `);
       const floor = await closedLoop(PAYMENTS, level, floorSender(stack, `c${level}`));
+      const cpu2 = cpuSample(processes);
       console.log(`${fmtRate(floor.perSecond)}/s`);
       results.push({ level, ours, floor });
+      cpu.push({ level, ours: cpuDelta(cpu0, cpu1), floor: cpuDelta(cpu1, cpu2) });
     }
 
     const reads = await readsPhase(stack);
@@ -420,6 +389,19 @@ async function main(): Promise<void> {
       console.log('Failures:');
       for (const line of failures) console.log(line);
     }
+    console.log('');
+    console.log('CPU per completed payment (ours) and per floor workflow, in ms, by process (/proc/<pid>/stat, user + system):');
+    const names = processes.map((p) => p.name);
+    const cpuRows = [['conc', 'path', ...names, 'total']];
+    for (const { level, ours, floor } of cpu) {
+      const done = results.find((r) => r.level === level)!;
+      for (const [pathName, delta, completed] of [['ours', ours, done.ours.ok], ['floor', floor, done.floor.ok]] as const) {
+        const per = (ms: number) => (completed > 0 ? fmtMs(ms / completed) : '-');
+        cpuRows.push([String(level), pathName, ...names.map((n) => per(delta.get(n) ?? 0)), per([...delta.values()].reduce((a, b) => a + b, 0))]);
+      }
+    }
+    console.log(table(cpuRows));
+    console.log(`At saturation the ${os.cpus().length} cores are the budget: ${os.cpus().length * 1000} ms of CPU per second, divided by the total above.`);
     console.log('');
     console.log(`Reads under load (4 clients sending payments meanwhile), ${READ_CONCURRENCY} readers, latencies in ms:`);
     const readRows = [['read', 'reads/s', 'p50', 'p95', 'p99', 'errors']];

@@ -19,7 +19,9 @@ export interface RunningProcess {
 /** Starts a compiled entry point of the project (dist/...) as a real process. */
 export function startNodeProcess(name: string, script: string, env: NodeJS.ProcessEnv): RunningProcess {
   fs.mkdirSync(LOG_DIR, { recursive: true });
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist', script)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // STACK_NODE_ARGS: node flags for every stack process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p` (npm run profile:e2e).
+  const nodeArgs = (process.env.STACK_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'dist', script)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const logFile = path.join(LOG_DIR, `${name.replace(/[^\w-]/g, '_')}-${child.pid}.log`);
   const log = fs.createWriteStream(logFile);
   let output = '';

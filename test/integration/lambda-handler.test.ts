@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import type { Context } from 'aws-lambda';
 import { createLambdaHandler, initContainer, type LambdaContainer } from '../../src/api/lambda';
 import { startGatewayStack, type GatewayStack } from '../helpers/gateway-stack';
+import { httpApiEvent, lambdaContext as context, resultJson, type LambdaResult as Result } from '../helpers/lambda-events';
 import { TEST_CARDS, TEST_CVCS } from '../helpers/test-cards';
 
 /**
@@ -10,27 +10,6 @@ import { TEST_CARDS, TEST_CVCS } from '../helpers/test-cards';
  * invokes it, with API Gateway HTTP API 2.0 (and ALB) events, against the real stack: Temporal dev
  * server, worker processes, acquirer sandbox. One container serves every invocation of the file.
  */
-
-type Result = { statusCode: number; headers?: Record<string, string>; body: string; isBase64Encoded?: boolean };
-
-function context(remainingMs = 30_000): Context {
-  const end = Date.now() + remainingMs;
-  return { awsRequestId: randomUUID(), getRemainingTimeInMillis: () => end - Date.now(), functionName: 'api', callbackWaitsForEmptyEventLoop: true } as unknown as Context;
-}
-
-function httpApiEvent(method: string, rawPath: string, options: { query?: string; headers?: Record<string, string>; body?: unknown; base64?: boolean; cookies?: string[] } = {}) {
-  const text = options.body === undefined ? undefined : JSON.stringify(options.body);
-  return {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath,
-    rawQueryString: options.query ?? '',
-    ...(options.cookies ? { cookies: options.cookies } : {}),
-    headers: { host: 'api.example.test', ...(text !== undefined ? { 'content-type': 'application/json' } : {}), ...options.headers },
-    requestContext: { http: { method, path: rawPath, protocol: 'HTTP/1.1', sourceIp: '198.51.100.7', userAgent: 'lambda-test' }, requestId: randomUUID(), routeKey: '$default', stage: '$default', timeEpoch: Date.now() },
-    ...(text !== undefined ? { body: options.base64 ? Buffer.from(text).toString('base64') : text, isBase64Encoded: Boolean(options.base64) } : { isBase64Encoded: false }),
-  };
-}
 
 /** ESTABLISHED TCP connections from this process to `port` (from /proc: real sockets, not a counter). */
 function connectionsTo(port: number): number {
@@ -61,7 +40,7 @@ describe('the API as a Lambda function (API Gateway HTTP API 2.0 and ALB events)
   const logLines: Record<string, unknown>[] = [];
   let bearer: string;
   const invoke = async (event: object, ctx = context()) => (await handle(event, ctx)) as Result;
-  const json = (r: Result) => JSON.parse(r.isBase64Encoded ? Buffer.from(r.body, 'base64').toString() : r.body);
+  const json = resultJson;
   const temporalPort = () => Number(gateway.stack.server.address.split(':').pop());
 
   beforeAll(async () => {
