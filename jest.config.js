@@ -3,6 +3,8 @@ module.exports = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
+  // dist/lambda/package.json (npm run build:lambda) repeats the project's name; jest's module map would warn of a collision.
+  modulePathIgnorePatterns: ['<rootDir>/dist/lambda/'],
   // Builds dist/ (the worker and API processes the integration tests start) and provisions the
   // Temporal binaries once, before any test file runs.
   globalSetup: '<rootDir>/test/global-setup.ts',

@@ -77,6 +77,9 @@ describe('the API as a Lambda function (API Gateway HTTP API 2.0 and ALB events)
     // The Lambda request id is on every line the invocation logged.
     const lines = logLines.filter((l) => l.awsRequestId === ctx.awsRequestId);
     expect(lines.length).toBeGreaterThan(0);
+    // The request's own line says completed (not pino-http's "aborted": serverless-http ends the response inside res.end()).
+    expect(lines.filter((l) => l.msg === 'request completed')).toHaveLength(1);
+    expect(logLines.filter((l) => l.msg === 'request aborted')).toEqual([]);
     expect(logLines.filter((l) => l.msg === 'request completed').every((l) => typeof l.awsRequestId === 'string')).toBe(true);
 
     const read = await invoke(httpApiEvent('GET', `/v1/payments/${paymentId}`, { headers: { authorization: bearer } }));
