@@ -411,7 +411,7 @@ async function main(): Promise<void> {
     console.log('');
     console.log('Each payment: card intake sealed by the API (SQLite), the payment workflow started on the payments worker and');
     console.log('its state read back by query until decided; tokenize + checkFraud + authorize (acquirer sandbox over HTTP; the');
-    console.log('vault destroys the CVV with the answer) + capture (HTTP).');
+    console.log('vault destroys the CVV with the answer; with ACQUIRER_SALE, the default, the capture is in the same call).');
     console.log(`Fraud velocity limits raised out of reach (FRAUD_CARD_HOURLY_LIMIT, FRAUD_MERCHANT_MINUTE_LIMIT = ${UNREACHABLE}) so every`);
     console.log('payment takes the approved path with one card; the rules are still evaluated on each.');
     console.log('The floor workflow runs on a worker in this process; its activities are `ping` on the vault, fraud, vault,');
