@@ -326,7 +326,7 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState
     ctx.record('payment.authorized', result.acquirerRef);
     if (result.capture?.outcome === 'captured') {
       // A sale: the money is taken. A workflow cancel meanwhile is acted on after capture (a refund).
-      capturedInFull(result.capture.acquirerRef);
+      markCaptured(result.capture.acquirerRef);
       return false;
     }
     // The sale's capture was refused: the authorization stands alone, and is released as a refused capture is.
@@ -336,7 +336,8 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState
     return false;
   }
 
-  function capturedInFull(captureRef: string, amount = input.amount): void {
+  /** The capture (by the sale, or the capture call for `amount`) is in: the payment is captured. */
+  function markCaptured(captureRef: string, amount = input.amount): void {
     ctx.refs.capture = captureRef;
     state.amountCaptured = amount;
     state.amountCapturable = 0;
@@ -360,7 +361,7 @@ export async function paymentWorkflow(input: PaymentInput): Promise<PaymentState
       await releaseAndEnd('failed', captured.code, captured.message);
       return true;
     }
-    capturedInFull(captured.result.acquirerRef, amount);
+    markCaptured(captured.result.acquirerRef, amount);
     return false;
   }
 
