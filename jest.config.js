@@ -10,6 +10,8 @@ module.exports = {
   globalSetup: '<rootDir>/test/global-setup.ts',
   // Scans every log line of the run for test card numbers and CVCs.
   globalTeardown: '<rootDir>/test/global-teardown.ts',
+  // Jest's summary plus one plain closing line for CI (test/reporters/closing-line.js).
+  reporters: ['default', '<rootDir>/test/reporters/closing-line.js'],
   setupFiles: ['<rootDir>/test/setup-runtime.ts'],
   testTimeout: 120_000,
   // Two cores: each integration file runs its own Temporal server and worker processes.
