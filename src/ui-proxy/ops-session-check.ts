@@ -18,13 +18,14 @@ export class OpsSessionCheck {
 
   constructor(
     private readonly apiUrl: string,
-    private readonly options: { cacheMs?: number; maxEntries?: number; timeoutMs?: number } = {},
+    // `now`: the clock the cache reads (a test moves it instead of sleeping past `cacheMs`).
+    private readonly options: { cacheMs?: number; maxEntries?: number; timeoutMs?: number; now?: () => number } = {},
   ) {}
 
   /** `token`: the value of the browser's ops cookie. */
   async check(token: string): Promise<SessionVerdict> {
     const key = createHash('sha256').update(token).digest('base64url');
-    const now = Date.now();
+    const now = (this.options.now ?? Date.now)();
     const cached = this.verdicts.get(key);
     if (cached && cached.until > now) return cached.verdict;
     let response: Response;

@@ -26,6 +26,8 @@ export interface UiProxyOptions {
   logger: Logger;
   /** How long a verdict on a session cookie is reused (OpsSessionCheck). */
   sessionCacheMs?: number;
+  /** The clock that cache reads; Date.now unless a test moves it. */
+  clock?: () => number;
 }
 
 const toApi = (path: string) => path === '/ops' || path.startsWith('/ops/') || path === '/codec' || path.startsWith('/codec/');
@@ -38,7 +40,7 @@ const errorBody = (type: string, code: string, message: string) => ({ error: { t
 export function createUiProxy(options: UiProxyOptions): Express {
   const app = express();
   app.disable('x-powered-by');
-  const sessions = new OpsSessionCheck(options.apiUrl, { cacheMs: options.sessionCacheMs });
+  const sessions = new OpsSessionCheck(options.apiUrl, { cacheMs: options.sessionCacheMs, now: options.clock });
   const upstreamFailed = (name: string) => (err: Error, _req: IncomingMessage, res: unknown) => {
     options.logger.warn({ upstream: name, err: err.message }, `UI proxy: ${name} did not answer`);
     const response = res as Response;
