@@ -60,6 +60,13 @@ async function main(): Promise<void> {
     env: process.env,
     stdio: ['ignore', 'inherit', 'inherit'],
   });
+  // The emulator runs the client in a process group of its own and ends it when it is stopped.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => rie.kill(signal));
+  rie.once('error', (err) => fail(`could not start the emulator: ${err.message}`));
+  rie.once('exit', (code, signal) => process.exit(code ?? (signal === 'SIGTERM' || signal === 'SIGINT' ? 0 : 1)));
+  // The emulator takes a moment to listen (longer on a loaded machine): announce it only once an
+  // invocation would be accepted, so whoever waits for this line never meets a refused connection.
+  if (!(await accepting(invokePort, 30_000))) fail(`the emulator did not listen on 127.0.0.1:${invokePort} within 30 s`);
   console.log(
     [
       `lambda:local: the emulator serves ${HANDLER} on 127.0.0.1:${invokePort} (Runtime API on 127.0.0.1:${runtimeApiPort}). Invoke it with an API Gateway HTTP API 2.0 event:`,
@@ -67,10 +74,23 @@ async function main(): Promise<void> {
     ].join('\n'),
   );
 
-  // The emulator runs the client in a process group of its own and ends it when it is stopped.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => rie.kill(signal));
-  rie.once('error', (err) => fail(`could not start the emulator: ${err.message}`));
-  rie.once('exit', (code, signal) => process.exit(code ?? (signal === 'SIGTERM' || signal === 'SIGINT' ? 0 : 1)));
+}
+
+/** Whether 127.0.0.1:port accepts a TCP connection within `withinMs` (tried every 50 ms). */
+async function accepting(port: number, withinMs: number): Promise<boolean> {
+  const deadline = Date.now() + withinMs;
+  while (Date.now() < deadline) {
+    const connected = await new Promise<boolean>((resolve) => {
+      const socket = net.connect({ host: '127.0.0.1', port }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (connected) return true;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return false;
 }
 
 void main();
