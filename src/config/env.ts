@@ -56,6 +56,12 @@ export const envSchema = z.object({
   /** The Temporal payload key file every process is given; default DATA_DIR/keys/payload-key.json. Created 0600 on first start. */
   PAYLOAD_KEY_FILE: optionalPath,
   KMS_KEY_ID: z.string().trim().min(1).optional(),
+  /**
+   * With KEY_PROVIDER=aws-kms, the KMS key that wraps Temporal payload keys, when it is not
+   * KMS_KEY_ID: a key of its own lets IAM give the API and the workers the payload key and nothing
+   * on the card key (docs/deploy-aws.md). Unset: KMS_KEY_ID serves both.
+   */
+  PAYLOAD_KMS_KEY_ID: z.string().trim().min(1).optional(),
   /** A KMS-compatible endpoint (VPC endpoint, or a local KMS for tests); AWS's own by default. */
   KMS_ENDPOINT: z.string().trim().url().optional(),
   AWS_REGION: z.string().trim().min(1).default('us-east-1'),
@@ -164,8 +170,10 @@ export function parseEnv(source: NodeJS.ProcessEnv): Env {
       'must be set together with its pair (mTLS needs both the client certificate and its key)',
     );
   }
-  if (env.KEY_PROVIDER === 'aws-kms' && env.KMS_KEY_ID === undefined) {
-    throw new ConfigError('KMS_KEY_ID', 'must be set when KEY_PROVIDER=aws-kms (a key id, ARN or alias/...)');
+  // A process that opens only the payload key (API, payments, fraud, acquirer, records) may be
+  // given PAYLOAD_KMS_KEY_ID alone; the vault worker also needs KMS_KEY_ID (openKeyProvider).
+  if (env.KEY_PROVIDER === 'aws-kms' && env.KMS_KEY_ID === undefined && env.PAYLOAD_KMS_KEY_ID === undefined) {
+    throw new ConfigError('KMS_KEY_ID', 'must be set when KEY_PROVIDER=aws-kms (a key id, ARN or alias/...), or PAYLOAD_KMS_KEY_ID for a process that opens only the payload key');
   }
   return env;
 }

@@ -332,8 +332,19 @@ export interface MetricsSinks extends Sinks {
   };
 }
 
-/** The worker side of `MetricsSinks`: `Worker.create({ ..., sinks: metricsSinks(metrics) })` on the payments queue. */
-export function metricsSinks(metrics: Metrics): InjectedSinks<MetricsSinks> {
+/** Where `metricsSinks` writes the acquirer-wait lines; a pino logger in the payments worker. */
+export interface MetricLineLogger {
+  warn(fields: Record<string, string>, msg: string): void;
+  info(fields: Record<string, string>, msg: string): void;
+}
+
+/**
+ * The worker side of `MetricsSinks`: `Worker.create({ ..., sinks: metricsSinks(metrics, logger) })`
+ * on the payments queue. With a logger, an unknown acquirer outcome and its resolution are also a
+ * structured log line with `metric` naming the counter, which is how CloudWatch counts them on AWS
+ * (a metric filter on `$.metric`, deploy/aws/template.yaml) where no Prometheus scrapes the worker.
+ */
+export function metricsSinks(metrics: Metrics, log?: MetricLineLogger): InjectedSinks<MetricsSinks> {
   metrics.initPaymentStatuses(OUTCOME_STATUSES);
   for (const step of ACQUIRER_STEPS) metrics.acquirerWaits.inc({ step }, 0);
   // Exported from the start, so "waits minus resolved" (the dashboards' payments waiting now) is defined.
@@ -346,12 +357,19 @@ export function metricsSinks(metrics: Metrics): InjectedSinks<MetricsSinks> {
         callDuringReplay: false,
       },
       acquirerWaitStarted: {
-        fn: (_info, step) => metrics.acquirerWaits.inc({ step: oneOf(ACQUIRER_STEPS, step) }),
+        fn: (_info, step) => {
+          const known = oneOf(ACQUIRER_STEPS, step);
+          metrics.acquirerWaits.inc({ step: known });
+          log?.warn({ metric: 'payment_acquirer_waits_total', step: known }, 'a payment waits for the acquirer: the outcome of a money step is unknown');
+        },
         callDuringReplay: false,
       },
       unknownOutcomeResolved: {
-        fn: (_info, step, resolution) =>
-          metrics.unknownOutcomesResolved.inc({ step: oneOf(ACQUIRER_STEPS, step), resolution: oneOf(UNKNOWN_OUTCOME_RESOLUTIONS, resolution) }),
+        fn: (_info, step, resolution) => {
+          const labels = { step: oneOf(ACQUIRER_STEPS, step), resolution: oneOf(UNKNOWN_OUTCOME_RESOLUTIONS, resolution) };
+          metrics.unknownOutcomesResolved.inc(labels);
+          log?.info({ metric: 'payment_unknown_outcomes_resolved_total', ...labels }, 'an unknown acquirer outcome became known');
+        },
         callDuringReplay: false,
       },
     },

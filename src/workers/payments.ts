@@ -5,9 +5,9 @@ import { runWorkerProcess } from './run-worker';
 
 exitOnFailure(
   'worker:payments',
-  runWorkerProcess('payments', ({ env, metrics }) => ({
+  runWorkerProcess('payments', ({ env, logger, metrics }) => ({
     workflowsPath: require.resolve('../workflows'),
-    sinks: metricsSinks(metrics),
+    sinks: metricsSinks(metrics, logger),
     // The SDK's sticky cache unless PAYMENTS_WORKFLOW_CACHE_SIZE says otherwise (src/config/env.ts).
     ...(env.PAYMENTS_WORKFLOW_CACHE_SIZE !== undefined ? { maxCachedWorkflows: env.PAYMENTS_WORKFLOW_CACHE_SIZE } : {}),
   })),

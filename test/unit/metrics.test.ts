@@ -1,4 +1,6 @@
 import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import express, { Router, type ErrorRequestHandler } from 'express';
@@ -305,6 +307,23 @@ describe('payment outcomes (workflow sink) and the CVV sweeper', () => {
     expect(sample(text, 'payments_final_total{status="reversed"}')).toBe(0);
     expect(sample(text, 'payments_final_total{status="processing"}')).toBeUndefined();
     expect(text).not.toContain(PAYMENT_ID);
+  });
+
+  it('writes an acquirer wait and its resolution as log lines naming the counter (the CloudWatch metric filter reads $.metric)', async () => {
+    const lines: { level: string; fields: Record<string, string>; msg: string }[] = [];
+    const log = { warn: (fields: Record<string, string>, msg: string) => lines.push({ level: 'warn', fields, msg }), info: (fields: Record<string, string>, msg: string) => lines.push({ level: 'info', fields, msg }) };
+    const metrics = new Metrics({ defaultMetrics: false });
+    const sinks = metricsSinks(metrics, log);
+    const info = { workflowId: PAYMENT_ID, workflowType: 'paymentWorkflow' } as WorkflowInfo;
+    await sinks.metrics.acquirerWaitStarted.fn(info, 'authorize');
+    await sinks.metrics.unknownOutcomeResolved.fn(info, 'authorize', 'inquired');
+    expect(lines.map((l) => [l.level, l.fields])).toEqual([
+      ['warn', { metric: 'payment_acquirer_waits_total', step: 'authorize' }],
+      ['info', { metric: 'payment_unknown_outcomes_resolved_total', step: 'authorize', resolution: 'inquired' }],
+    ]);
+    expect(JSON.stringify(lines)).not.toContain(PAYMENT_ID);
+    const template = fs.readFileSync(path.join(__dirname, '..', '..', 'deploy/aws/template.yaml'), 'utf8');
+    for (const metric of ['payment_acquirer_waits_total', 'payment_unknown_outcomes_resolved_total']) expect(template).toContain(`$.metric = "${metric}"`);
   });
 
   it('counts TTL expiries from the sweeper result', async () => {

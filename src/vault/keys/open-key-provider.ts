@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Env } from '../../config/env';
+import { ConfigError, type Env } from '../../config/env';
 import { CachingKeyProvider } from './data-key-cache';
 import type { KeyProvider, KeyPurpose } from './key-provider';
 import { KmsKeyProvider } from './kms-key-provider';
@@ -28,6 +28,9 @@ export function payloadKeyFile(env: Env): string {
  * secrets only (DESIGN.md §2: only the vault can decrypt card data). No other process opens it.
  */
 export async function openKeyProvider(env: Env): Promise<CachingKeyProvider> {
+  if (env.KEY_PROVIDER === 'aws-kms' && env.KMS_KEY_ID === undefined) {
+    throw new ConfigError('KMS_KEY_ID', 'must be set for the card key provider (the vault worker) when KEY_PROVIDER=aws-kms');
+  }
   const inner: KeyProvider =
     env.KEY_PROVIDER === 'aws-kms'
       ? await KmsKeyProvider.connect({ keyId: env.KMS_KEY_ID!, region: env.AWS_REGION, endpoint: env.KMS_ENDPOINT })
@@ -39,12 +42,14 @@ export async function openKeyProvider(env: Env): Promise<CachingKeyProvider> {
  * The Temporal payload codec's key provider, which every process (API and workers) has. Locally a
  * key file of its own, distinct from the master key; with AWS KMS the same key with the purpose
  * `temporal-payload` in the encryption context, which is all the non-vault roles may use
- * (docs/vault.md, "Least privilege with AWS KMS"). It refuses every card purpose.
+ * (docs/vault.md, "Least privilege with AWS KMS") — on PAYLOAD_KMS_KEY_ID when set, a key apart
+ * from the card key, so no role but the vault's needs any permission on the card key. It refuses
+ * every card purpose.
  */
 export async function openPayloadKeyProvider(env: Env): Promise<CachingKeyProvider> {
   const inner: KeyProvider =
     env.KEY_PROVIDER === 'aws-kms'
-      ? await KmsKeyProvider.connect({ keyId: env.KMS_KEY_ID!, region: env.AWS_REGION, endpoint: env.KMS_ENDPOINT })
+      ? await KmsKeyProvider.connect({ keyId: (env.PAYLOAD_KMS_KEY_ID ?? env.KMS_KEY_ID)!, region: env.AWS_REGION, endpoint: env.KMS_ENDPOINT })
       : LocalKeyProvider.open(payloadKeyFile(env), { create: true, keyId: LOCAL_PAYLOAD_KEY_ID });
   return new CachingKeyProvider(new PurposeRestrictedKeyProvider(inner, PAYLOAD_KEY_PURPOSES, 'payload key provider'));
 }
