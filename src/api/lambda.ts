@@ -17,6 +17,7 @@ import { gatewayDataConverter } from '../temporal/data-converter';
 import { composeApi, type ComposedApi } from './compose-api';
 import { currentInvocation, invocationLogFields, runInvocation } from './lambda/invocation';
 import { lambdaEnv } from './lambda/lambda-config';
+import { resolveLambdaSecrets, type LambdaSecretsOptions } from './lambda/lambda-secrets';
 import { LambdaTemporal } from './lambda/lambda-temporal';
 
 /**
@@ -34,7 +35,9 @@ export interface LambdaContainer {
 }
 
 /** Everything an invocation needs that outlives it; fails (naming the variable) on bad configuration. */
-export async function initContainer(source: NodeJS.ProcessEnv = process.env, logDestination?: DestinationStream): Promise<LambdaContainer> {
+export async function initContainer(given: NodeJS.ProcessEnv = process.env, logDestination?: DestinationStream, secrets?: LambdaSecretsOptions): Promise<LambdaContainer> {
+  // DATABASE_URL and the Temporal mTLS pair from Secrets Manager, when the function names their ARNs.
+  const source = await resolveLambdaSecrets(given, secrets);
   const env = lambdaEnv(source);
   const logger = createLogger({ name: 'api-lambda', level: env.LOG_LEVEL, mixin: invocationLogFields }, logDestination);
   let temporal: LambdaTemporal | undefined;
