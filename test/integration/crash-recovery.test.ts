@@ -32,6 +32,8 @@ const MIN_KILLS_IN_FLIGHT = 5;
 const MERCHANT = 'm_crash';
 
 type KilledQueue = 'vault' | 'acquirer';
+/** The money call each killed worker makes: the vault worker authorizes (it holds the CVV), the acquirer worker captures. */
+const operationOf: Record<KilledQueue, string> = { vault: 'authorize', acquirer: 'capture' };
 
 /** Approved test cards, automatic capture; the CVC follows the card (amex has four digits). */
 const CARDS = [
@@ -81,6 +83,28 @@ function sandboxAnswers(logFile: string): SandboxAnswer[] {
   return answers;
 }
 
+/**
+ * When the sandbox logged the arrival of the call with this idempotency key ("<operation> received",
+ * src/acquirer/sandbox/app.ts), or now if it has not arrived within `timeoutMs` (a declined or
+ * held-up payment): the kill then simply lands elsewhere.
+ */
+async function waitForArrival(logFile: string, idempotencyKey: string, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const line of fs.readFileSync(logFile, 'utf8').split('\n')) {
+      if (!line.includes(idempotencyKey) || !line.includes(' received"')) continue;
+      try {
+        const entry = JSON.parse(line) as { idempotencyKey?: string; time?: string };
+        if (entry.idempotencyKey === idempotencyKey && entry.time) return Date.parse(entry.time);
+      } catch {
+        // a line still being written
+      }
+    }
+    await sleep(20);
+  }
+  return Date.now();
+}
+
 describe('crash recovery: workers killed with SIGKILL mid-authorization and mid-capture', () => {
   let gateway: GatewayStack;
 
@@ -113,7 +137,14 @@ describe('crash recovery: workers killed with SIGKILL mid-authorization and mid-
       const target: KilledQueue = index % 2 === 0 ? 'vault' : 'acquirer';
       // A random point of the call the target worker makes for this payment: the authorization
       // starts ~100-200 ms after the POST and lasts LATENCY_MS; the capture follows it.
-      const delayMs = target === 'vault' ? between(0, LATENCY_MS + 300) : between(LATENCY_MS, 2 * LATENCY_MS + 500);
+      // Anchored kills are vault kills: an automatic-capture payment is one "sale" call, made by the
+      // vault worker (it holds the CVV), so no capture call arrives for an acquirer kill to wait on.
+      const anchored = target === 'vault' && index % 6 !== 0;
+      const delayMs = anchored
+        ? between(50, LATENCY_MS - 150)
+        : target === 'vault'
+          ? between(0, LATENCY_MS + 300)
+          : between(LATENCY_MS, 2 * LATENCY_MS + 500);
       const amount = between(500, 50_000);
       const idempotencyKey = `crash-${runId}-${index}`;
       const postedAt = Date.now();
@@ -124,7 +155,15 @@ describe('crash recovery: workers killed with SIGKILL mid-authorization and mid-
       });
       // Awaited after the kills; this only keeps an early failure from being reported as unhandled.
       response.catch(() => undefined);
-      await sleep(Math.max(0, postedAt + delayMs - Date.now()));
+      if (anchored) {
+        // Six of the ten vault kills wait for the call to reach the acquirer and land inside its latency: the
+        // money will move and the killed worker will never hear it. Random delays alone put too
+        // few there on a loaded machine (CI stop 20: 4 of 20).
+        const arrived = await waitForArrival(gateway.sandbox.process.logFile, `${paymentIdFor(MERCHANT, idempotencyKey)}:${operationOf[target]}`, 10_000);
+        await sleep(Math.max(0, arrived + delayMs - Date.now()));
+      } else {
+        await sleep(Math.max(0, postedAt + delayMs - Date.now()));
+      }
 
       const worker = gateway.stack.workers.get(target)!;
       const killedAt = Date.now();
@@ -219,7 +258,6 @@ describe('crash recovery: workers killed with SIGKILL mid-authorization and mid-
     // worker waiting for it: the money moved, the worker never reported it, and the retry must be
     // answered from the idempotency record (a replay), never by a second movement.
     const answers = sandboxAnswers(gateway.sandbox.process.logFile);
-    const operationOf: Record<KilledQueue, string> = { vault: 'authorize', acquirer: 'capture' };
     const ours = new Set(payments.map((p) => p.id));
     const firstAnswers = answers.filter((a) => !a.replayed && ours.has(a.idempotencyKey.split(':')[0]!));
     const pendingAtKill: { kill: number; key: string }[] = [];

@@ -148,6 +148,9 @@ function moneyCall<S extends z.ZodType<object>>(
   return async (req, res) => {
     const ref: unknown = req.params.ref;
     const pathRef = typeof ref === 'string' ? ref : '';
+    // The arrival, before any latency or fault: with the answer line below it shows which calls
+    // were pending at the acquirer when a client gave up or a worker died.
+    deps.logger.info({ operation, ref: pathRef || undefined, idempotencyKey: req.get(IDEMPOTENCY_KEY_HEADER) }, `${operation} received`);
     const fault = await deps.faults.inject(operation === 'reverse' ? 'void' : operation);
     if (fault === 'hang' || fault === 'error') {
       deps.logger.warn(
