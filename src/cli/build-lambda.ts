@@ -3,7 +3,8 @@
  *
  * dist/lambda/ holds handler.js (src/api/lambda.ts and everything it imports, minified), the
  * failure converter the Temporal client loads by path, the two Swagger UI files /docs serves, and
- * a package.json with the name and version /openapi.json reports. Native modules stay out:
+ * a package.json with the name and version /openapi.json reports, and the RDS certificate
+ * authorities (src/storage/rds-ca-bundle.ts). Native modules stay out:
  * better-sqlite3 (the function uses PostgreSQL in AWS; SQLite is refused there) and pg-native.
  * dist/lambda.zip is what `sam build`/`sam deploy` upload (deploy/aws/template.yaml).
  */
@@ -11,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import AdmZip from 'adm-zip';
 import { build } from 'esbuild';
+import { RDS_CA_BUNDLE_FILE, rdsCaBundlePem } from '../storage/rds-ca-bundle';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const OUT = path.join(ROOT, 'dist', 'lambda');
@@ -34,6 +36,8 @@ async function main(): Promise<void> {
   const source = path.dirname(require.resolve('swagger-ui-dist/package.json'));
   for (const file of ['package.json', 'swagger-ui-bundle.js', 'swagger-ui.css']) fs.copyFileSync(path.join(source, file), path.join(swagger, file));
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string; description?: string };
+  // NODE_EXTRA_CA_CERTS=/var/task/rds-ca-bundle.pem (deploy/aws/template.yaml): the database's certificate is checked.
+  fs.writeFileSync(path.join(OUT, RDS_CA_BUNDLE_FILE), rdsCaBundlePem());
   fs.writeFileSync(path.join(OUT, 'package.json'), `${JSON.stringify({ name: pkg.name, version: pkg.version, description: pkg.description, private: true })}\n`);
 
   const zip = new AdmZip();

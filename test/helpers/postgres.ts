@@ -178,10 +178,13 @@ function installExitHook(): void {
 /**
  * Starts a throwaway PostgreSQL cluster in a temp directory on a free loopback port, and creates a
  * database in it. With TEST_DATABASE_URL set, returns that URL instead and stop() does nothing.
+ * With `tls`, the server also accepts TLS with that certificate and key (copied into the cluster,
+ * the key readable by the server user alone, as PostgreSQL requires); TEST_DATABASE_URL is not
+ * used then, since the test needs a server whose certificate it chose.
  */
-export async function startPostgres(options: { database?: string } = {}): Promise<PostgresServer> {
+export async function startPostgres(options: { database?: string; tls?: { certFile: string; keyFile: string } } = {}): Promise<PostgresServer> {
   const external = process.env.TEST_DATABASE_URL;
-  if (external) return { url: external, stop: async () => {} };
+  if (external && !options.tls) return { url: external, stop: async () => {} };
 
   const database = options.database ?? 'test';
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) throw new Error(`startPostgres: unsupported database name ${JSON.stringify(database)}`);
@@ -228,6 +231,15 @@ export async function startPostgres(options: { database?: string } = {}): Promis
       'local all all trust\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n',
     );
     if (user) fs.chownSync(path.join(dataDir, 'pg_hba.conf'), user.uid, user.gid);
+    const tlsOptions: string[] = [];
+    if (options.tls) {
+      for (const [from, to] of [[options.tls.certFile, 'server.crt'], [options.tls.keyFile, 'server.key']] as const) {
+        fs.copyFileSync(from, path.join(dataDir, to));
+        fs.chmodSync(path.join(dataDir, to), 0o600);
+        if (user) fs.chownSync(path.join(dataDir, to), user.uid, user.gid);
+      }
+      tlsOptions.push('-c ssl=on', '-c ssl_cert_file=server.crt', '-c ssl_key_file=server.key');
+    }
 
     installExitHook();
     // freePort() releases the port before the server binds it: retry on the rare lost race.
@@ -240,6 +252,7 @@ export async function startPostgres(options: { database?: string } = {}): Promis
         '-c fsync=off',
         '-c synchronous_commit=off',
         '-c full_page_writes=off',
+        ...tlsOptions,
       ].join(' ');
       running.set(dir, { pgCtl, dataDir, user, dir });
       started = true;

@@ -198,6 +198,29 @@ describe('deploy/aws/template.yaml IAM roles against docs/deploy-aws.md', () => 
     expect(opensDb).toEqual(['vault', 'fraud', 'records']);
   });
 
+  it('checks the database\'s certificate: verify-full in DATABASE_URL, and the RDS authorities trusted wherever it is read', () => {
+    const url = (template.Resources.DatabaseUrlSecret!.Properties!.SecretString as { 'Fn::Sub': string })['Fn::Sub'];
+    expect(new URL(url.replace(/\$\{[^}]+\}/g, 'x').replace('@x:x/', '@db.example:5432/')).searchParams.get('sslmode')).toBe('verify-full');
+    const trusted: Record<string, string> = {};
+    for (const [task, def] of ofType(template, 'AWS::ECS::TaskDefinition')) {
+      for (const c of def.Properties!.ContainerDefinitions as Container[]) {
+        if (!(c.Secrets ?? []).some((x) => x.Name === 'DATABASE_URL')) continue;
+        trusted[`${task}/${c.Name}`] = String((c.Environment ?? []).find((e) => e.Name === 'NODE_EXTRA_CA_CERTS')?.Value ?? '-');
+      }
+    }
+    const fn = (template.Resources.ApiFunction!.Properties!.Environment as { Variables: Record<string, unknown> }).Variables;
+    trusted.ApiFunction = String(fn.NODE_EXTRA_CA_CERTS ?? '-');
+    // Where the Dockerfile and build:lambda put the bundle (src/storage/rds-ca-bundle.ts).
+    expect(trusted).toEqual({
+      ApiFunction: '/var/task/rds-ca-bundle.pem',
+      'VaultTaskDefinition/worker-vault': '/app/rds-ca-bundle.pem',
+      'FraudTaskDefinition/worker-fraud': '/app/rds-ca-bundle.pem',
+      'RecordsTaskDefinition/worker-records': '/app/rds-ca-bundle.pem',
+    });
+    expect(fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8')).toMatch(/write-rds-ca\.js \/app\/rds-ca-bundle\.pem[\s\S]*COPY --from=build \/app\/rds-ca-bundle\.pem \.\/rds-ca-bundle\.pem/);
+    expect(fs.readFileSync(path.join(ROOT, 'src/cli/build-lambda.ts'), 'utf8')).toContain('path.join(OUT, RDS_CA_BUNDLE_FILE), rdsCaBundlePem()');
+  });
+
   describe('fails when the template is loosened (a parsed copy, changed in memory)', () => {
     it('an extra action on a role', () => {
       const t = clone(template);
