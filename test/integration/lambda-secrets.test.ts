@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,7 +18,7 @@ describe('the Lambda function reads DATABASE_URL and the Temporal mTLS pair from
   const PEM_CERT = '-----BEGIN CERTIFICATE-----\nnot-a-certificate\n-----END CERTIFICATE-----\n';
   const PEM_KEY = '-----BEGIN PRIVATE KEY-----\nnot-a-key\n-----END PRIVATE KEY-----\n';
   const secret = async (name: string, value: string) =>
-    (await client.send(new CreateSecretCommand({ Name: `${name}-${Date.now()}-${Math.random()}`, SecretString: value }))).ARN!;
+    (await client.send(new CreateSecretCommand({ Name: `${name}-${randomUUID()}`, SecretString: value }))).ARN!;
 
   beforeAll(async () => {
     server = await startKmsServer();
