@@ -3,7 +3,8 @@
  * compiles this to dist-bench/ and runs it with node).
  *
  * Starts the whole gateway as test/helpers/gateway-stack.ts does (Temporal dev server, acquirer
- * sandbox, the four worker processes and the API process, all real, on free ports), then:
+ * sandbox, the five worker processes and the API process, all real, on free ports; WORKERS_PER_QUEUE
+ * and API_PROCESSES scale them out as under `npm start`), then:
  *   - drives POST /v1/payments (approved test card, automatic capture, a fresh Idempotency-Key each)
  *     with closed-loop clients at each concurrency level, and reports payments/s and the latency
  *     percentiles of the POST, which answers 201 once the payment is captured;
@@ -400,7 +401,8 @@ async function main(): Promise<void> {
     }
     console.log('');
     console.log('CPU per completed payment (ours) and per floor workflow, in ms, by process (/proc/<pid>/stat, user + system):');
-    const names = processes.map((p) => p.name);
+    // One column per name: several processes of one kind (scaled out) are summed under it.
+    const names = [...new Set(processes.map((p) => p.name))];
     const cpuRows = [['conc', 'path', ...names, 'total']];
     for (const { level, ours, floor } of cpu) {
       const done = results.find((r) => r.level === level)!;
