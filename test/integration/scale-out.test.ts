@@ -45,13 +45,13 @@ const DONE = ['captured', 'settled', 'declined', 'failed', 'canceled', 'reversed
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, everyMs = 500): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe().catch(() => undefined);
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(500);
+    await sleep(everyMs);
   }
 }
 
@@ -221,7 +221,7 @@ describe('scale out: npm start with two workers per queue and two API processes'
     const rowsAtKill = await until('the first authorizations of the second batch', async () => {
       const rows = await rowsOfOurs();
       return rows >= 3 ? rows : undefined;
-    }, 60_000);
+    }, 60_000, 100);
     process.kill(victim.pid, 'SIGKILL');
     const killedAt = Date.now();
     await gateway!.waitForOutput(/worker:vault#2 crashed \(SIGKILL\); restarting/, 30_000);
@@ -246,6 +246,30 @@ describe('scale out: npm start with two workers per queue and two API processes'
     expect(auditLedger(views, await sandboxLedger()).map(formatViolation)).toEqual([]);
     for (const v of views.filter((x) => x.status === 'captured')) expect({ id: v.id, captured: v.amount_captured }).toEqual({ id: v.id, captured: v.amount });
   }, 200_000);
+
+  it('an API process SIGKILLed is started again by its cluster, on its own metrics port, and both answer again', async () => {
+    const [primary] = childrenRunning(gateway!.child.pid!, 'api/server');
+    const second = apiMetricsPort(ports.metrics, 2);
+    const victim = childrenRunning(primary!.pid, 'api/server').find((p) => p.metricsPort === second)!;
+    process.kill(victim.pid, 'SIGKILL');
+    await gateway!.waitForOutput(/API process #2 exited \(SIGKILL\); restarting/, 30_000);
+    const restarted = await until(
+      'API process #2 to be back',
+      async () => {
+        const again = childrenRunning(primary!.pid, 'api/server').find((p) => p.metricsPort === second && p.pid !== victim.pid);
+        return again && (await fetch(`http://127.0.0.1:${second}/metrics`)).ok ? again : undefined;
+      },
+      60_000,
+    );
+    expect(restarted.pid).not.toBe(victim.pid);
+    // New connections, so the primary hands them round the two processes again.
+    const reads = await Promise.all(
+      firstPhase.map(async (id) => (await fetch(`${apiUrl}/v1/payments/${id}`, { headers: { Authorization: `Bearer ${await token()}`, Connection: 'close' } })).status),
+    );
+    expect(reads).toEqual(firstPhase.map(() => 200));
+    const gets = await Promise.all([1, 2].map(async (n) => sumOf(await scrape(apiMetricsPort(ports.metrics, n)), 'http_requests_total', ['method="GET"', 'route="/v1/payments/:id"'])));
+    expect(gets.map((count) => count > 0)).toEqual([true, true]);
+  }, 90_000);
 
   it('Ctrl-C stops every process of the scaled gateway: exit 0', async () => {
     expect(await gateway!.stop('SIGINT')).toEqual({ code: 0, signal: null });
