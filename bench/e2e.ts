@@ -3,7 +3,8 @@
  * compiles this to dist-bench/ and runs it with node).
  *
  * Starts the whole gateway as test/helpers/gateway-stack.ts does (Temporal dev server, acquirer
- * sandbox, the four worker processes and the API process, all real, on free ports), then:
+ * sandbox, the five worker processes and the API process, all real, on free ports; WORKERS_PER_QUEUE
+ * and API_PROCESSES scale them out as under `npm start`), then:
  *   - drives POST /v1/payments (approved test card, automatic capture, a fresh Idempotency-Key each)
  *     with closed-loop clients at each concurrency level, and reports payments/s and the latency
  *     percentiles of the POST, which answers 201 once the payment is captured;
@@ -43,6 +44,12 @@ const PAYMENT_PATH_ACTIVITIES = 5;
 const UNREACHABLE = '1000000000';
 /** Reads measured per kind in the reads phase (BENCH_READS), at concurrency READ_CONCURRENCY, under a background of payments. */
 const READS = positiveInt('BENCH_READS', 300);
+/**
+ * Scale out (README, "Scaling out"): worker processes per queue and API processes sharing the port,
+ * read from the same variables as `npm start`: `WORKERS_PER_QUEUE=2 API_PROCESSES=2 npm run bench:e2e`.
+ */
+const WORKERS_PER_QUEUE = positiveInt('WORKERS_PER_QUEUE', 1);
+const API_PROCESSES = positiveInt('API_PROCESSES', 1);
 
 /**
  * The dev server's store (BENCH_SERVER_DB): `file` is what `npm start` runs (a SQLite file, with the
@@ -273,6 +280,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   console.log(`End-to-end payment benchmark: node ${process.version}, ${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${os.cpus().length} CPUs on the machine`);
   console.log(`Temporal dev server store: ${SERVER_DB.persistent ? `SQLite file, pragmas ${SERVER_DB.sqlitePragmas ? JSON.stringify(SERVER_DB.sqlitePragmas) : 'of npm start'}` : 'in memory'} (BENCH_SERVER_DB, BENCH_SQLITE_PRAGMAS); dynamic configuration: ${SERVER_TUNING.dynamicConfig ? "Temporal's defaults" : "npm start's (src/temporal/dev-server-tuning.ts)"} (BENCH_SERVER_TUNING).`);
+  console.log(`Scale: ${WORKERS_PER_QUEUE} worker process(es) per queue (WORKERS_PER_QUEUE), ${API_PROCESSES} API process(es) (API_PROCESSES).`);
   console.log(`Concurrency levels ${LEVELS.join(', ')} (BENCH_CONCURRENCY); ${PAYMENTS} requests per level and path (BENCH_PAYMENTS), after ${WARMUP} warm-up (BENCH_WARMUP).`);
   console.log('');
 
@@ -302,11 +310,13 @@ async function main(): Promise<void> {
   });
 
   try {
-    process.stdout.write('Starting the stack (Temporal dev server, acquirer sandbox, 5 workers, API)... ');
+    process.stdout.write(`Starting the stack (Temporal dev server, acquirer sandbox, ${5 * WORKERS_PER_QUEUE} workers, ${API_PROCESSES} API process(es))... `);
     const t0 = Date.now();
     stack = await startGatewayStack({
       ...SERVER_DB,
       ...SERVER_TUNING,
+      workersPerQueue: WORKERS_PER_QUEUE,
+      apiProcesses: API_PROCESSES,
       env: {
         // One card and one merchant for the whole run: with the default velocity limits the 6th payment
         // would go to review and the 11th be declined. The rules still run on every payment.
@@ -391,7 +401,8 @@ async function main(): Promise<void> {
     }
     console.log('');
     console.log('CPU per completed payment (ours) and per floor workflow, in ms, by process (/proc/<pid>/stat, user + system):');
-    const names = processes.map((p) => p.name);
+    // One column per name: several processes of one kind (scaled out) are summed under it.
+    const names = [...new Set(processes.map((p) => p.name))];
     const cpuRows = [['conc', 'path', ...names, 'total']];
     for (const { level, ours, floor } of cpu) {
       const done = results.find((r) => r.level === level)!;

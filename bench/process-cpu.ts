@@ -23,9 +23,21 @@ export interface StackProcess {
 /** Every process of the stack, and this one (the load clients, and the floor's workflow worker). */
 export function stackProcesses(stack: GatewayStack): StackProcess[] {
   const list: StackProcess[] = [{ name: 'temporal server', pid: stack.stack.server.process.pid! }, { name: 'api', pid: stack.api.child.pid! }];
+  // A cluster's API processes are children of the API's primary; /proc/<pid>/stat counts a process alone.
+  for (const pid of childPids(stack.api.child.pid!)) list.push({ name: 'api', pid });
+  // Several workers of a queue add up under the queue's name (cpuSample sums by name).
   for (const [queue, worker] of stack.stack.workers) list.push({ name: queue, pid: worker.child.pid! });
+  for (const worker of stack.stack.replicas) list.push({ name: worker.name.replace(/^worker-(\w+)-\d+$/, '$1'), pid: worker.child.pid! });
   list.push({ name: 'acquirer sandbox', pid: stack.sandbox.process.child.pid! }, { name: 'bench (clients, floor worker)', pid: process.pid });
   return list;
+}
+
+function childPids(pid: number): number[] {
+  try {
+    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n').map(Number).filter((n) => n > 0);
+  } catch {
+    return []; // ps exits 1 when there is none
+  }
 }
 
 /** CPU milliseconds each process has used so far; a process that is gone counts 0. */

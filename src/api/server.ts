@@ -1,4 +1,5 @@
-/** `npm run api`: the merchant API on PORT. */
+/** `npm run api`: the merchant API on PORT; with API_PROCESSES > 1, that many processes sharing it (./api-cluster.ts). */
+import cluster from 'node:cluster';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import https from 'node:https';
@@ -8,11 +9,17 @@ import { exitOnFailure, onShutdown } from '../process/lifecycle';
 import { createLazyClient, temporalAddress } from '../temporal/connection';
 import { gatewayDataConverter } from '../temporal/data-converter';
 import { startMetricsServer, type MetricsServer } from '../observability/metrics-server';
+import { runApiCluster } from './api-cluster';
 import { composeApi } from './compose-api';
 
 async function main(): Promise<void> {
   const env = loadEnv();
   const logger = createLogger({ name: 'api', level: env.LOG_LEVEL });
+  if (env.API_PROCESSES > 1 && cluster.isPrimary) {
+    await runApiCluster(env, logger);
+    // The primary holds nothing to drain once its processes have stopped.
+    process.exit(0);
+  }
   const { app, client, db, metrics, authFailures } = await composeApi({ env, logger, client: (keys) => createLazyClient(env, gatewayDataConverter(keys)) });
 
   // Prometheus scrapes its own listener (METRICS_PORT, on METRICS_HOST): the public API port serves no /metrics.
@@ -38,7 +45,11 @@ async function main(): Promise<void> {
     server.close(() => {
       void Promise.allSettled([client.connection.close(), metricsServer?.close(), authFailures.close()])
         .then(() => db.close())
-        .finally(() => logger.info('API stopped'));
+        .finally(() => {
+          logger.info('API stopped');
+          // One of a cluster's processes: its channel to the primary would keep it alive.
+          if (cluster.isWorker) cluster.worker!.disconnect();
+        });
     });
     server.closeIdleConnections();
   });

@@ -5,6 +5,8 @@ export interface ManagedProcessOptions {
   script: string;
   env: NodeJS.ProcessEnv;
   log: (line: string) => void;
+  /** The npm script that starts this process alone (`worker:vault` for `worker:vault#2`); default `name`. */
+  npmScript?: string;
 }
 
 /**
@@ -36,7 +38,7 @@ export class ManagedProcess {
       if (this.stopping) return;
       const crashed = code !== 0 && signal !== 'SIGTERM' && signal !== 'SIGINT';
       if (!crashed) {
-        log(`${name} stopped (${signal ?? `exit ${code}`}); it stays stopped. Start it again with: npm run ${name}`);
+        log(`${name} stopped (${signal ?? `exit ${code}`}); it stays stopped. Start it again with: npm run ${this.options.npmScript ?? name}`);
         return;
       }
       // A child that ran for a while before crashing gets a fresh, short backoff.

@@ -4,8 +4,9 @@
  * Without TEMPORAL_ADDRESS it provisions and starts the embedded Temporal dev server (state in
  * DATA_DIR/temporal.db), its Web UI on an internal loopback port behind the gateway's UI proxy on
  * TEMPORAL_UI_PORT (src/ui-proxy); with it, it connects to that cluster instead.
- * Then one worker process per task queue, and the API. Ctrl-C stops them in the order that loses
- * nothing: the API (no new payments), the workers (in-flight tasks finish), the server last.
+ * Then WORKERS_PER_QUEUE worker processes per task queue (default one), and the API as
+ * API_PROCESSES processes sharing PORT (README, "Scaling out"). Ctrl-C stops them in the order that
+ * loses nothing: the API (no new payments), the workers (in-flight tasks finish), the sandbox, the server last.
  */
 import fs from 'node:fs';
 import net from 'node:net';
@@ -16,7 +17,8 @@ import { resolveTemporalBinary } from '../temporal/binaries/resolve';
 import { temporalAddress, temporalCredentials } from '../temporal/connection';
 import { startDevServer, type DevServer } from '../temporal/dev-server';
 import { ensureSearchAttributes } from '../temporal/search-attributes';
-import { ALL_QUEUES } from '../temporal/task-queues';
+import { ALL_QUEUES, type TaskQueueName } from '../temporal/task-queues';
+import { apiMetricsPort, workerPorts, workerProcessName } from './metrics-ports';
 import { ManagedProcess } from './managed-process';
 import { processEnv } from './process-keys';
 
@@ -60,16 +62,34 @@ async function main(): Promise<void> {
     ACQUIRER_URL: process.env.ACQUIRER_URL || `http://127.0.0.1:${env.ACQUIRER_SANDBOX_PORT}`,
     GATEWAY_SUPERVISOR_PID: String(process.pid),
   };
-  // The acquirer sandbox stands in for a card acquirer on this machine (README, "Test cards").
-  const children = [
-    // Each process gets only the key files its role needs (./process-keys.ts).
-    new ManagedProcess({ name: 'acquirer-sandbox', script: path.join(__dirname, '..', 'acquirer', 'sandbox', 'server.js'), env: processEnv('acquirer-sandbox', childEnv, env), log }),
-    ...ALL_QUEUES.map(
-      (queue, i) => new ManagedProcess({ name: `worker:${queue}`, script: path.join(__dirname, '..', 'workers', `${queue}.js`), env: { ...processEnv(queue, childEnv, env), ...workerMetricsEnv(env.WORKER_METRICS_BASE_PORT, i) }, log }),
+  // The acquirer sandbox stands in for a card acquirer on this machine (README, "Test cards"). One
+  // only, whatever the scale: it is the acquirer's side, with a ledger file of its own.
+  // Each process gets only the key files its role needs (./process-keys.ts).
+  const sandbox = new ManagedProcess({ name: 'acquirer-sandbox', script: path.join(__dirname, '..', 'acquirer', 'sandbox', 'server.js'), env: processEnv('acquirer-sandbox', childEnv, env), log });
+  // WORKERS_PER_QUEUE processes poll each queue (README, "Scaling out"); each has its own metrics ports (./metrics-ports.ts).
+  const replicas = Array.from({ length: env.WORKERS_PER_QUEUE }, (_, i) => i + 1);
+  const workers = ALL_QUEUES.flatMap((queue) =>
+    replicas.map(
+      (replica) =>
+        new ManagedProcess({
+          name: workerProcessName(queue, replica, env.WORKERS_PER_QUEUE),
+          npmScript: `worker:${queue}`,
+          script: path.join(__dirname, '..', 'workers', `${queue}.js`),
+          env: { ...processEnv(queue, childEnv, env), ...workerMetricsEnv(env.WORKER_METRICS_BASE_PORT, queue, replica) },
+          log,
+        }),
     ),
-    // The API's metrics have their own port after the workers' (never the public PORT).
-    new ManagedProcess({ name: 'api', script: path.join(__dirname, '..', 'api', 'server.js'), env: { ...processEnv('api', childEnv, env), ...apiMetricsEnv(env.WORKER_METRICS_BASE_PORT) }, log }),
-  ];
+  );
+  // One child for the API whatever API_PROCESSES is: with more than one, it is the node:cluster
+  // primary of that many API processes sharing PORT (src/api/api-cluster.ts says why cluster), so
+  // the supervisor still stops "the API" first as one. Its metrics have their own ports after the
+  // first workers' (never the public PORT); the primary numbers its processes' from there.
+  const api = new ManagedProcess({
+    name: 'api',
+    script: path.join(__dirname, '..', 'api', 'server.js'),
+    env: { ...processEnv('api', childEnv, env), API_PROCESSES: String(env.API_PROCESSES), ...apiMetricsEnv(env.WORKER_METRICS_BASE_PORT) },
+    log,
+  });
   // The Web UI, the codec endpoint and the ops sign-in on one origin (README, "Operator guide").
   const uiProxy = devServer
     ? new ManagedProcess({
@@ -80,20 +100,17 @@ async function main(): Promise<void> {
       })
     : undefined;
   uiProxy?.start();
-  for (const child of children) child.start();
-  if (env.WORKER_METRICS_BASE_PORT > 0) {
-    log(`metrics: the API at http://localhost:${apiMetricsEnv(env.WORKER_METRICS_BASE_PORT).METRICS_PORT}/metrics; ${ALL_QUEUES.map((q, i) => `${q} :${env.WORKER_METRICS_BASE_PORT + 2 * i}`).join(', ')} (/metrics, with the Temporal SDK's series)`);
-  }
+  for (const child of [sandbox, ...workers, api]) child.start();
+  if (env.WORKER_METRICS_BASE_PORT > 0) log(`metrics: ${metricsBanner(env)} (/metrics; the workers' with the Temporal SDK's series)`);
 
   let shuttingDown = false;
   const shutdown = async (signal: string) => {
     if (shuttingDown) return;
     shuttingDown = true;
     log(`${signal}: stopping the API, then the workers, then Temporal`);
-    const api = children[children.length - 1]!;
     await Promise.all([api.stop(10_000), uiProxy?.stop(5_000)]);
-    await Promise.all(children.slice(1, -1).map((worker) => worker.stop(30_000)));
-    await children[0]!.stop(10_000); // the sandbox last, so workers finishing a call still reach it
+    await Promise.all(workers.map((worker) => worker.stop(30_000)));
+    await sandbox.stop(10_000); // the sandbox last, so workers finishing a call still reach it
     await devServer?.stop();
     log('stopped');
     process.exit(0);
@@ -141,10 +158,21 @@ main().catch((err: Error) => {
   process.exit(1);
 });
 
-/** The n-th worker's metrics ports (WORKER_METRICS_BASE_PORT): its own endpoint, and the SDK exporter it re-serves. */
-function workerMetricsEnv(base: number, index: number): Record<string, string> {
+/** A worker's metrics ports (./metrics-ports.ts): its own endpoint, and the SDK exporter it re-serves. */
+function workerMetricsEnv(base: number, queue: TaskQueueName, replica: number): Record<string, string> {
   if (base === 0) return {};
-  return { METRICS_PORT: String(base + 2 * index), TEMPORAL_METRICS_PORT: String(base + 2 * index + 1) };
+  const ports = workerPorts(base, queue, replica);
+  return { METRICS_PORT: String(ports.metrics), TEMPORAL_METRICS_PORT: String(ports.sdk) };
+}
+
+/** Every process's metrics port, for the start banner: `api :9474, api#2 :9475; payments :9464, …, vault#2 :9492, …`. */
+function metricsBanner(env: ReturnType<typeof loadEnv>): string {
+  const base = env.WORKER_METRICS_BASE_PORT;
+  const apis = Array.from({ length: env.API_PROCESSES }, (_, i) => `${i === 0 ? 'api' : `api#${i + 1}`} :${apiMetricsPort(base, i + 1)}`);
+  const workers = Array.from({ length: env.WORKERS_PER_QUEUE }, (_, r) => r + 1).flatMap((replica) =>
+    ALL_QUEUES.map((queue) => `${workerProcessName(queue, replica, env.WORKERS_PER_QUEUE).replace(/^worker:/, '')} :${workerPorts(base, queue, replica).metrics}`),
+  );
+  return `${apis.join(', ')}; ${workers.join(', ')}`;
 }
 
 /** A loopback port that was free a moment ago, for the dev server's own UI behind the proxy. */
@@ -156,8 +184,8 @@ async function freeLoopbackPort(): Promise<number> {
   return port;
 }
 
-/** The API's metrics port under `npm start`: the one after the last worker's pair. */
+/** The first API process's metrics port under `npm start`; the API's cluster numbers the others after it. */
 function apiMetricsEnv(base: number): Record<string, string> {
   if (base === 0) return {};
-  return { METRICS_PORT: String(base + 2 * ALL_QUEUES.length) };
+  return { METRICS_PORT: String(apiMetricsPort(base)) };
 }

@@ -21,6 +21,10 @@ const flagDefaulting = (fallback: boolean) =>
     .optional()
     .transform((v) => (v === undefined ? fallback : v === 'true' || v === '1'));
 const flag = flagDefaulting(false);
+/** The most processes of one kind: a bound, so that a typo cannot start hundreds of them. */
+export const MAX_PROCESSES = 16;
+const PROCESS_COUNT = `must be a whole number of processes, 1 to ${MAX_PROCESSES}`;
+const processCount = z.coerce.number({ error: PROCESS_COUNT }).int(PROCESS_COUNT).min(1, PROCESS_COUNT).max(MAX_PROCESSES, PROCESS_COUNT).default(1);
 
 export const envSchema = z.object({
   /** host:port of an existing Temporal frontend. Unset: `npm start` runs the embedded dev server. */
@@ -115,6 +119,16 @@ export const envSchema = z.object({
    * acquirer, records) serves on this + 2n, its Temporal SDK exporter on the port after. 0: none.
    */
   WORKER_METRICS_BASE_PORT: z.coerce.number().int().min(0).max(65_000).default(9464),
+  /**
+   * Scale out (README, "Scaling out"): how many worker processes `npm start` runs for each task
+   * queue. They poll the same queue; Temporal hands each task to one of them.
+   */
+  WORKERS_PER_QUEUE: processCount,
+  /**
+   * How many API processes share PORT (node:cluster, src/api/api-cluster.ts), under `npm start` and
+   * wherever dist/api/server.js runs. With METRICS_PORT set, the n-th serves its metrics on METRICS_PORT + n - 1.
+   */
+  API_PROCESSES: processCount,
   /** The API over HTTPS when both are set (PEM files); plain HTTP otherwise (e.g. behind a TLS-terminating proxy). */
   API_TLS_CERT: optionalPath,
   API_TLS_KEY: optionalPath,

@@ -23,6 +23,8 @@ export interface DevStack {
   /** The environment the worker processes run with; an API under test uses the same. */
   env: NodeJS.ProcessEnv;
   workers: Map<TaskQueueName, RunningProcess>;
+  /** With `workersPerQueue` > 1: the second and later worker of each queue (`workers` holds the first). */
+  replicas: RunningProcess[];
   /**
    * With `metrics: true`, each worker's Prometheus endpoint: `http://127.0.0.1:<port>/metrics`
    * (its own series and the Temporal SDK's). A restarted worker keeps its ports. Empty otherwise.
@@ -54,6 +56,8 @@ export async function startDevStack(
     sqlitePragmas?: readonly string[];
     /** The server's `--dynamic-config-value` settings (default the dev server's, DEV_SERVER_DYNAMIC_CONFIG); `{}` for Temporal's own defaults. */
     dynamicConfig?: Readonly<Record<string, number>>;
+    /** Worker processes per queue, as `npm start` with WORKERS_PER_QUEUE (README, "Scaling out"). Default 1. */
+    workersPerQueue?: number;
   } = {},
 ): Promise<DevStack> {
   // The stack's own data directory and payload key: the test's client encrypts payloads with the
@@ -110,6 +114,20 @@ export async function startDevStack(
     return worker;
   };
   await Promise.all((options.queues ?? ALL_QUEUES).map(startWorker));
+  // Further workers of a queue: same environment, their own metrics ports when metrics are on.
+  const replicas: RunningProcess[] = [];
+  for (let replica = 2; replica <= (options.workersPerQueue ?? 1); replica++) {
+    replicas.push(
+      ...(await Promise.all(
+        (options.queues ?? ALL_QUEUES).map(async (queue) => {
+          const ports = options.metrics ? { METRICS_PORT: String(await distinctFreePort()), TEMPORAL_METRICS_PORT: String(await distinctFreePort()) } : {};
+          const worker = startNodeProcess(`worker-${queue}-${replica}`, `workers/${queue}.js`, { ...env, ...ports });
+          await worker.waitForOutput(/"msg":"worker polling"/);
+          return worker;
+        }),
+      )),
+    );
+  }
 
   return {
     get server() {
@@ -120,6 +138,7 @@ export async function startDevStack(
     dataDir,
     env,
     workers,
+    replicas,
     metricsPorts,
     startWorker,
     async restartServer() {
@@ -128,7 +147,7 @@ export async function startDevStack(
       server = await startDevServer(serverOptions);
     },
     async stop() {
-      await Promise.all([...workers.values()].map((w) => w.stop()));
+      await Promise.all([...workers.values(), ...replicas].map((w) => w.stop()));
       await connection.close();
       await server.stop();
       // The stack's databases (vault, records, Temporal's if persistent), scanned bare before they go.

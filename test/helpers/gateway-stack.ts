@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import { SignJWT } from 'jose';
 import { startAcquirerSandbox, type AcquirerSandbox } from './acquirer-sandbox';
 import { EncryptionCodec } from '../../src/temporal/payload-codec';
 import { startDevStack, type DevStack } from './dev-stack';
 import { HistoryRecorder } from './history-recorder';
-import { freePort } from './ports';
+import { freePort, freePortRange } from './ports';
 import { startNodeProcess, type RunningProcess } from './processes';
 
 /**
@@ -13,7 +14,7 @@ import { startNodeProcess, type RunningProcess } from './processes';
  */
 export interface GatewayStack {
   apiUrl: string;
-  /** With `metrics`: the API's own Prometheus listener (METRICS_PORT), e.g. http://127.0.0.1:4567/metrics. */
+  /** With `metrics`: the (first) API process's own Prometheus listener (METRICS_PORT), e.g. http://127.0.0.1:4567/metrics. */
   apiMetricsUrl?: string;
   api: RunningProcess;
   stack: DevStack;
@@ -43,6 +44,10 @@ export async function startGatewayStack(
     sqlitePragmas?: readonly string[];
     /** The server's dynamic configuration (see startDevStack); `{}` for Temporal's defaults. */
     dynamicConfig?: Readonly<Record<string, number>>;
+    /** Worker processes per queue (see startDevStack). Default 1. */
+    workersPerQueue?: number;
+    /** API processes sharing the port (API_PROCESSES, src/api/api-cluster.ts). Default 1. */
+    apiProcesses?: number;
   } = {},
 ): Promise<GatewayStack> {
   const sandbox = await startAcquirerSandbox(options.sandboxEnv);
@@ -57,11 +62,18 @@ export async function startGatewayStack(
     CLIENT_RATE_LIMIT_PER_MINUTE: '1000000',
     ...options.env,
   };
-  const stack = await startDevStack({ extraEnv: env, metrics: options.metrics, persistent: options.persistent, ...(options.sqlitePragmas ? { sqlitePragmas: options.sqlitePragmas } : {}), ...(options.dynamicConfig ? { dynamicConfig: options.dynamicConfig } : {}) });
+  const stack = await startDevStack({ extraEnv: env, metrics: options.metrics, persistent: options.persistent, workersPerQueue: options.workersPerQueue, ...(options.sqlitePragmas ? { sqlitePragmas: options.sqlitePragmas } : {}), ...(options.dynamicConfig ? { dynamicConfig: options.dynamicConfig } : {}) });
   const port = await freePort();
-  const metricsPort = options.metrics ? await freePort() : undefined;
-  const api = startNodeProcess('api', 'api/server.js', { ...stack.env, PORT: String(port), ...(metricsPort ? { METRICS_PORT: String(metricsPort), METRICS_HOST: '127.0.0.1' } : {}) });
+  const apiProcesses = options.apiProcesses ?? 1;
+  // Several API processes serve metrics on consecutive ports from METRICS_PORT.
+  const metricsPort = options.metrics ? (apiProcesses > 1 ? await freePortRange(apiProcesses) : await freePort()) : undefined;
+  const api = startNodeProcess('api', 'api/server.js', { ...stack.env, PORT: String(port), API_PROCESSES: String(apiProcesses), ...(metricsPort ? { METRICS_PORT: String(metricsPort), METRICS_HOST: '127.0.0.1' } : {}) });
   await api.waitForOutput(/API listening/);
+  // A cluster's processes each say so; wait for all of them, so each takes its share from the first request.
+  for (const deadline = Date.now() + 60_000; apiProcesses > 1 && (fs.readFileSync(api.logFile, 'utf8').match(/API listening/g)?.length ?? 0) < apiProcesses; ) {
+    if (Date.now() > deadline) throw new Error(`only some of the ${apiProcesses} API processes are listening after 60 s (${api.logFile})`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
   const apiUrl = `http://127.0.0.1:${port}`;
   const token = (subject: string, scopes: string[]) =>
     new SignJWT({ scope: scopes.join(' ') })

@@ -30,6 +30,12 @@ describe('configuration from the environment', () => {
     expect(env.PORT).toBe(8080);
   });
 
+  it('runs one process of each kind unless told to scale out, up to 16', () => {
+    expect(parseEnv({})).toMatchObject({ WORKERS_PER_QUEUE: 1, API_PROCESSES: 1 });
+    expect(parseEnv({ WORKERS_PER_QUEUE: '2', API_PROCESSES: '16' })).toMatchObject({ WORKERS_PER_QUEUE: 2, API_PROCESSES: 16 });
+    expect(() => parseEnv({ API_PROCESSES: 'two' })).toThrow('Invalid configuration: API_PROCESSES must be a whole number of processes, 1 to 16 (got "two")');
+  });
+
   it('treats an empty variable as unset', () => {
     expect(parseEnv({ TEMPORAL_ADDRESS: '', PORT: '' }).PORT).toBe(3000);
   });
@@ -41,6 +47,11 @@ describe('configuration from the environment', () => {
     ['LOG_LEVEL', { LOG_LEVEL: 'loud' }],
     ['TEMPORAL_TLS', { TEMPORAL_TLS: 'yes please' }],
     ['TEMPORAL_TLS_KEY', { TEMPORAL_TLS_CERT: 'client.pem' }],
+    ['WORKERS_PER_QUEUE', { WORKERS_PER_QUEUE: '0' }],
+    ['WORKERS_PER_QUEUE', { WORKERS_PER_QUEUE: '17' }],
+    ['WORKERS_PER_QUEUE', { WORKERS_PER_QUEUE: '1.5' }],
+    ['API_PROCESSES', { API_PROCESSES: 'two' }],
+    ['API_PROCESSES', { API_PROCESSES: '-1' }],
   ])('names the bad variable %s', (variable, source) => {
     expect(() => parseEnv(source)).toThrow(ConfigError);
     expect(() => parseEnv(source)).toThrow(new RegExp(`^Invalid configuration: ${variable} `));

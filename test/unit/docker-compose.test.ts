@@ -21,12 +21,16 @@ interface Service {
   environment?: Record<string, string>;
   ports?: string[];
   depends_on?: Record<string, unknown> | string[];
+  deploy?: { replicas?: number | string };
 }
 const compose = parse(fs.readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
   services: Record<string, Service>;
 };
 const services = compose.services;
 const gatewayServices = Object.entries(services).filter(([, s]) => s.build !== undefined);
+/** What compose makes of `${NAME:-default}` when NAME is unset: the default (other values unchanged). */
+const composeDefault = (value: string) => value.replace(/^\$\{\w+:-([^}]*)\}$/, '$1');
+const withDefaults = (environment: Record<string, string>) => Object.fromEntries(Object.entries(environment).map(([k, v]) => [k, composeDefault(String(v))]));
 const packageJson = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
 
 describe('docker-compose.yml', () => {
@@ -63,7 +67,7 @@ describe('docker-compose.yml', () => {
     const environment = service.environment ?? {};
     expect(Object.keys(environment).filter((k) => !known.includes(k))).toEqual([]);
     if (_name !== 'acquirer-sandbox' && _name !== 'ui-proxy') expect(environment.TEMPORAL_ADDRESS).toBe('temporal:7233');
-    expect(schema.safeParse(environment).success).toBe(true);
+    expect(schema.safeParse(withDefaults(environment)).success).toBe(true);
   });
 
   it('publishes the Web UI only through the UI proxy, which reaches the API and the UI by their service names', () => {
@@ -107,17 +111,36 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('Prometheus scrapes the API and every worker where they serve /metrics; Grafana is provisioned from the repository', () => {
-    const prometheus = parse(fs.readFileSync(path.join(ROOT, 'deploy/monitoring/prometheus/prometheus.yml'), 'utf8')) as {
+  it('scales out where that is sound: every worker service has WORKERS_PER_QUEUE replicas, the API API_PROCESSES processes, the sandbox one', () => {
+    for (const queue of ALL_QUEUES) {
+      expect([queue, services[`worker-${queue}`]!.deploy?.replicas]).toEqual([queue, '${WORKERS_PER_QUEUE:-2}']);
+    }
+    // The API publishes host port 3000, which only one container can: it scales inside its container (node:cluster).
+    expect(services.api!.deploy?.replicas).toBeUndefined();
+    expect(services.api!.environment!.API_PROCESSES).toBe('${API_PROCESSES:-2}');
+    // The acquirer's side, with one ledger file: never more than one.
+    expect(services['acquirer-sandbox']!.deploy?.replicas).toBeUndefined();
+    for (const [name, value] of [['WORKERS_PER_QUEUE', services['worker-vault']!.deploy!.replicas], ['API_PROCESSES', services.api!.environment!.API_PROCESSES]] as const) {
+      expect([name, envSchema.shape[name].safeParse(composeDefault(String(value))).success]).toEqual([name, true]);
+    }
+  });
+
+  it('Prometheus finds every replica and every API process where they serve /metrics; Grafana is provisioned from the repository', () => {
+    const prometheus = parse(fs.readFileSync(path.join(ROOT, 'deploy/monitoring/prometheus/prometheus.yml'), 'utf8'), { merge: true }) as {
       rule_files: string[];
-      scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+      scrape_configs: { job_name: string; static_configs?: unknown; dns_sd_configs: { names: string[]; type: string; port: number }[] }[];
     };
-    const targets = Object.fromEntries(prometheus.scrape_configs.map((c) => [c.job_name, c.static_configs.flatMap((t) => t.targets).sort()]));
-    // The API's metrics listener, not its public port (which serves no /metrics).
-    expect(services.api!.environment!.METRICS_PORT).toBeDefined();
-    expect(services.api!.environment!.METRICS_PORT).not.toBe(services.api!.environment!.PORT);
-    expect(targets['gateway-api']).toEqual([`api:${services.api!.environment!.METRICS_PORT}`]);
-    expect(targets['gateway-workers']).toEqual(ALL_QUEUES.map((q) => `worker-${q}:${services[`worker-${q}`]!.environment!.METRICS_PORT}`).sort());
+    const job = (name: string) => prometheus.scrape_configs.find((c) => c.job_name === name)!;
+    // Replicas share one service name: Docker's DNS answers it with every replica's address (type A), so no fixed target.
+    for (const config of prometheus.scrape_configs) expect([config.job_name, config.static_configs, config.dns_sd_configs.every((d) => d.type === 'A')]).toEqual([config.job_name, undefined, true]);
+    const targets = (name: string) => job(name).dns_sd_configs.flatMap((d) => d.names.map((n) => `${n}:${d.port}`)).sort();
+    // The API's metrics listeners, not its public port (which serves no /metrics): one per process, from METRICS_PORT up.
+    const apiEnv = services.api!.environment!;
+    expect(apiEnv.METRICS_PORT).toBeDefined();
+    expect(apiEnv.METRICS_PORT).not.toBe(apiEnv.PORT);
+    const apiProcesses = Number(composeDefault(apiEnv.API_PROCESSES!));
+    expect(targets('gateway-api')).toEqual(Array.from({ length: apiProcesses }, (_, n) => `api:${Number(apiEnv.METRICS_PORT) + n}`).sort());
+    expect(targets('gateway-workers')).toEqual(ALL_QUEUES.map((q) => `worker-${q}:${services[`worker-${q}`]!.environment!.METRICS_PORT}`).sort());
     expect(prometheus.rule_files).toEqual(['/etc/prometheus/alerts.yml']);
     const mounted = (name: string) =>
       (services[name]!.volumes ?? []).map((v) => v.split(':')[0]!).filter((v) => v.startsWith('./')).map((v) => path.join(ROOT, v));
@@ -171,7 +194,7 @@ describe('docker-compose.yml', () => {
       ]);
       expect([name, service.volumes]).toEqual([name, expect.arrayContaining(['temporal-certs:/certs:ro'])]);
       // The gateway's own validation accepts the pair (both or neither, src/config/env.ts).
-      if (service.build !== undefined) expect(envSchema.safeParse(service.environment).success).toBe(true);
+      if (service.build !== undefined) expect(envSchema.safeParse(withDefaults(service.environment!)).success).toBe(true);
     }
   });
 
