@@ -6,6 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import { freePort, freePortRange } from '../helpers/ports';
 import { ALL_QUEUES } from '../../src/temporal/task-queues';
 import { startNodeProcess, type RunningProcess } from '../helpers/processes';
+import { npmStartEnv } from '../helpers/npm-start-env';
 
 /** The processes `npm start` spawned, by the entry point each runs. */
 function childrenOf(pid: number): Map<string, number> {
@@ -48,10 +49,7 @@ describe('npm start: the whole gateway from one command', () => {
   let gateway: RunningProcess | undefined;
 
   const start = () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(ports.api), TEMPORAL_DEV_PORT: String(ports.temporal), TEMPORAL_UI_PORT: String(ports.ui), ACQUIRER_SANDBOX_PORT: String(ports.acquirer), WORKER_METRICS_BASE_PORT: String(ports.metrics), DATA_DIR: dataDir };
-    delete env.TEMPORAL_ADDRESS;
-    delete env.ACQUIRER_URL;
-    return startNodeProcess('npm-start', 'cli/start.js', env);
+    return startNodeProcess('npm-start', 'cli/start.js', npmStartEnv(ports, dataDir));
   };
 
   beforeAll(async () => {

@@ -12,6 +12,7 @@ import { assertNoCardDataInDataDir } from '../helpers/card-secret-scan';
 import { auditLedger, formatViolation, type AuditedPayment } from '../helpers/ledger-audit';
 import { freePort, freePortRange } from '../helpers/ports';
 import { startNodeProcess, type RunningProcess } from '../helpers/processes';
+import { npmStartEnv } from '../helpers/npm-start-env';
 import { TEST_CARDS, TEST_CVCS } from '../helpers/test-cards';
 
 /**
@@ -133,14 +134,7 @@ describe('scale out: npm start with two workers per queue and two API processes'
     const metrics = await freePortRange(workerPorts(0, 'records', 2).sdk + 1);
     ports = { api: await freePort(), temporal: await freePort(), ui: await freePort(), acquirer: await freePort(), metrics };
     apiUrl = `http://127.0.0.1:${ports.api}`;
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      PORT: String(ports.api),
-      TEMPORAL_DEV_PORT: String(ports.temporal),
-      TEMPORAL_UI_PORT: String(ports.ui),
-      ACQUIRER_SANDBOX_PORT: String(ports.acquirer),
-      WORKER_METRICS_BASE_PORT: String(ports.metrics),
-      DATA_DIR: dataDir,
+    const env = npmStartEnv(ports, dataDir, {
       WORKERS_PER_QUEUE: '2',
       API_PROCESSES: '2',
       JWT_SECRET: jwtSecret,
@@ -149,9 +143,7 @@ describe('scale out: npm start with two workers per queue and two API processes'
       FRAUD_MERCHANT_MINUTE_LIMIT: '1000',
       RATE_LIMIT_PER_MINUTE: '1000000',
       CLIENT_RATE_LIMIT_PER_MINUTE: '1000000',
-    };
-    delete env.TEMPORAL_ADDRESS;
-    delete env.ACQUIRER_URL;
+    });
     gateway = startNodeProcess('npm-start-scaled', 'cli/start.js', env);
     await gateway.waitForOutput(/\[gateway\] ready in/, 90_000);
     // Every process up and serving its metrics, and both vault workers' CVV epochs published, before any payment.

@@ -8,6 +8,7 @@ import path from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { freePort } from '../helpers/ports';
 import { startNodeProcess, type RunningProcess } from '../helpers/processes';
+import { npmStartEnv } from '../helpers/npm-start-env';
 import { TEST_CARDS, TEST_CVCS } from '../helpers/test-cards';
 
 /**
@@ -62,17 +63,7 @@ describeInBrowser('the Temporal Web UI through the gateway: one sign-in, payload
   beforeAll(async () => {
     if (!CHROMIUM) throw new Error('Chromium is not installed: .ci/run installs it (apt-get install -y chromium); CI must run this test');
     ports = { api: await freePort(), temporal: await freePort(), ui: await freePort(), acquirer: await freePort() };
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      PORT: String(ports.api),
-      TEMPORAL_DEV_PORT: String(ports.temporal),
-      TEMPORAL_UI_PORT: String(ports.ui),
-      ACQUIRER_SANDBOX_PORT: String(ports.acquirer),
-      WORKER_METRICS_BASE_PORT: '0',
-      DATA_DIR: dataDir,
-    };
-    delete env.TEMPORAL_ADDRESS;
-    delete env.ACQUIRER_URL;
+    const env = npmStartEnv({ ...ports, metrics: 0 }, dataDir);
     gateway = startNodeProcess('npm-start-web-ui', 'cli/start.js', env);
     await gateway.waitForOutput(/\[gateway\] ready in/, 90_000);
     uiUrl = `http://localhost:${ports.ui}`;
